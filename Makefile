@@ -1,0 +1,63 @@
+# securitylake — PGXS build.
+#
+#   make && make install      build and install the extension (as root)
+#   make unit                 build and run the C unit tests of the PostgreSQL-free
+#                             libraries (src/parquet, src/aws); no server needed
+#   make installcheck         pg_regress against a running server (test/run does this
+#                             with a throwaway cluster that preloads the extension)
+#
+# The version lives in one place, securitylake.control; it feeds the install script's
+# name and -DEXTVERSION (pg_net's habit).
+
+EXTENSION   = securitylake
+EXTVERSION  = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
+BUILD_ID   := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+
+MODULE_big  = securitylake
+PG_SRCS     = $(wildcard src/*.c)
+PARQUET_SRCS = $(wildcard src/parquet/*.c)
+AWS_SRCS    = $(wildcard src/aws/*.c)
+OBJS        = $(PG_SRCS:.c=.o) $(PARQUET_SRCS:.c=.o) $(AWS_SRCS:.c=.o)
+
+# The full install script is unversioned in sql/ and copied to its versioned name.
+DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
+DATA        = $(wildcard sql/$(EXTENSION)--*--*.sql)
+
+REGRESS     = $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION).sql sql/$(EXTENSION)--%.sql,$(wildcard sql/*.sql)))
+# The extension must be in shared_preload_libraries (its worker and shared memory),
+# so pg_regress runs against the throwaway cluster that test/run starts, never a
+# --temp-instance of its own.
+REGRESS_OPTS = --inputdir=. --outputdir=.
+
+XML_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2)
+PG_CPPFLAGS = -I$(srcdir)/src $(XML_CFLAGS) -DEXTVERSION=\"$(EXTVERSION)\" -DBUILD_ID=\"$(BUILD_ID)\"
+PG_CFLAGS   = -Wall -Werror -Wmissing-prototypes
+SHLIB_LINK  = -lcurl -lssl -lcrypto -lzstd -lxml2
+
+PG_CONFIG  ?= pg_config
+PGXS       := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
+	cp $< $@
+
+# ---------------------------------------------------------------------------
+# PostgreSQL-free libraries: strict C11, unit tests and fuzzers built without a server.
+# Each library contributes UNIT_TESTS (binaries printing TAP) through its own .mk file.
+LIB_CC      ?= cc
+LIB_CFLAGS   = -std=c11 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes -Wold-style-definition \
+               -D_POSIX_C_SOURCE=200809L -I$(srcdir)/src $(XML_CFLAGS) \
+               -DEXTVERSION=\"$(EXTVERSION)\" -DBUILD_ID=\"$(BUILD_ID)\"
+LIB_LIBS     = -lcurl -lssl -lcrypto -lzstd -lxml2 -lm
+UNIT_TESTS   =
+-include src/parquet/parquet.mk
+-include src/aws/aws.mk
+
+.PHONY: unit unit-build
+unit-build: $(UNIT_TESTS)
+unit: unit-build
+	@status=0; for t in $(UNIT_TESTS); do echo "# $$t"; ./$$t || status=1; done; exit $$status
+
+clean: clean-unit
+clean-unit:
+	rm -rf build
