@@ -50,6 +50,14 @@ LIB_CFLAGS   = -std=c11 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes -Wold-
                -DEXTVERSION=\"$(EXTVERSION)\" -DBUILD_ID=\"$(BUILD_ID)\"
 LIB_LIBS     = -lcurl -lssl -lcrypto -lzstd -lxml2 -lm
 UNIT_TESTS   =
+
+# Library objects linked into securitylake.so get the same strict C11 flags as their
+# unit tests (PostgreSQL's CFLAGS forbid C99 declarations after statements).
+src/parquet/%.o: src/parquet/%.c
+	$(LIB_CC) $(LIB_CFLAGS) -fPIC -c -o $@ $<
+src/aws/%.o: src/aws/%.c
+	$(LIB_CC) $(LIB_CFLAGS) -fPIC -c -o $@ $<
+
 -include src/parquet/parquet.mk
 -include src/aws/aws.mk
 
