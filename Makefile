@@ -17,7 +17,8 @@ MODULE_big  = securitylake
 PG_SRCS     = $(wildcard src/*.c)
 PARQUET_SRCS = $(wildcard src/parquet/*.c)
 AWS_SRCS    = $(wildcard src/aws/*.c)
-OBJS        = $(PG_SRCS:.c=.o) $(PARQUET_SRCS:.c=.o) $(AWS_SRCS:.c=.o)
+OCSF_SRCS   = $(wildcard src/ocsf/*.c)
+OBJS        = $(PG_SRCS:.c=.o) $(PARQUET_SRCS:.c=.o) $(AWS_SRCS:.c=.o) $(OCSF_SRCS:.c=.o)
 
 # The full install script is unversioned in sql/ and copied to its versioned name.
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
@@ -42,7 +43,7 @@ $(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 
 # ---------------------------------------------------------------------------
-# PostgreSQL-free libraries: strict C11, unit tests and fuzzers built without a server.
+# PostgreSQL-free libraries (src/parquet, src/aws, src/ocsf): strict C11, unit tests and fuzzers built without a server.
 # Each library contributes UNIT_TESTS (binaries printing TAP) through its own .mk file.
 LIB_CC      ?= cc
 LIB_CFLAGS   = -std=c11 -O2 -g -Wall -Wextra -Werror -Wmissing-prototypes -Wold-style-definition \
@@ -57,9 +58,12 @@ src/parquet/%.o: src/parquet/%.c
 	$(LIB_CC) $(LIB_CFLAGS) -fPIC -c -o $@ $<
 src/aws/%.o: src/aws/%.c
 	$(LIB_CC) $(LIB_CFLAGS) -fPIC -c -o $@ $<
+src/ocsf/%.o: src/ocsf/%.c
+	$(LIB_CC) $(LIB_CFLAGS) -fPIC -c -o $@ $<
 
 -include src/parquet/parquet.mk
 -include src/aws/aws.mk
+-include src/ocsf/ocsf.mk
 
 .PHONY: unit unit-build
 unit-build: $(UNIT_TESTS)
