@@ -5,4 +5,5 @@ SELECT securitylake.version() ~ '^securitylake version [0-9]+\.[0-9]+\.[0-9]+ \(
 -- Nothing is granted to PUBLIC on the schema.
 SELECT has_schema_privilege('public', 'securitylake', 'USAGE') AS public_usage;
 DROP EXTENSION securitylake;
+-- The schema is created by CREATE EXTENSION (control file) and, as with pg_cron, outlives it.
 SELECT count(*) FROM pg_namespace WHERE nspname = 'securitylake';

@@ -1,0 +1,44 @@
+# Throwaway PostgreSQL 15 cluster for tests, run as the postgres user.
+# Source this file; it defines pg_cluster_start DIR PORT and pg_cluster_stop DIR.
+# Settings: the extension preloaded with pg_cron, loopback only, a private port and
+# socket directory, fsync off (tests only).
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+
+pg_as_postgres() {
+  if [ "$(id -un)" = postgres ]; then "$@"; else runuser -u postgres -- "$@"; fi
+}
+
+# pg_cluster_start DIR PORT [DATABASE]: initdb + start; DATABASE is the database the
+# securitylake worker and pg_cron serve (created here).
+pg_cluster_start() {
+  local dir=$1 port=$2 db=${3:-securitylake_test}
+  mkdir -p "$dir"
+  chown postgres: "$dir"
+  pg_as_postgres "$PG_BIN/initdb" -D "$dir/data" -U postgres -A trust --no-locale -E UTF8 >"$dir/initdb.log" 2>&1 || {
+    cat "$dir/initdb.log"; return 1; }
+  cat >>"$dir/data/postgresql.conf" <<CONF
+port = $port
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+shared_preload_libraries = 'securitylake, pg_cron'
+cron.database_name = '$db'
+securitylake.database = '$db'
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_worker_processes = 32
+log_line_prefix = '%m [%p] %q%a '
+CONF
+  pg_as_postgres "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null || {
+    cat "$dir/server.log"; return 1; }
+  pg_as_postgres "$PG_BIN/psql" -h "$dir" -p "$port" -U postgres -d postgres -qAt \
+    -c "CREATE DATABASE $db" >/dev/null
+}
+
+pg_cluster_stop() {
+  local dir=$1
+  [ -f "$dir/data/postmaster.pid" ] || return 0
+  pg_as_postgres "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >/dev/null 2>&1 ||
+    pg_as_postgres "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+}
