@@ -20,11 +20,13 @@ AWS_SRCS    = $(wildcard src/aws/*.c)
 OCSF_SRCS   = $(wildcard src/ocsf/*.c)
 OBJS        = $(PG_SRCS:.c=.o) $(PARQUET_SRCS:.c=.o) $(AWS_SRCS:.c=.o) $(OCSF_SRCS:.c=.o)
 
-# The full install script is unversioned in sql/ and copied to its versioned name.
+# The full install script is unversioned: the parts in sql/install/ (applied in name
+# order) are concatenated into its versioned name.
+INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(wildcard sql/$(EXTENSION)--*--*.sql)
 
-REGRESS     = $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION).sql sql/$(EXTENSION)--%.sql,$(wildcard sql/*.sql)))
+REGRESS     = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%.sql,$(wildcard sql/*.sql))))
 # The extension must be in shared_preload_libraries (its worker and shared memory),
 # so pg_regress runs against the throwaway cluster that test/run starts, never a
 # --temp-instance of its own.
@@ -39,8 +41,8 @@ PG_CONFIG  ?= pg_config
 PGXS       := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
-	cp $< $@
+$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PARTS)
+	cat $^ > $@
 
 # ---------------------------------------------------------------------------
 # PostgreSQL-free libraries (src/parquet, src/aws, src/ocsf): strict C11, unit tests and fuzzers built without a server.

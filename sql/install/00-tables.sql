@@ -1,0 +1,142 @@
+-- securitylake install script, part 1: tables (sql/install/*.sql are concatenated in name order)
+\echo Use "CREATE EXTENSION securitylake" to load this file. \quit
+
+-- The schema is created by CREATE EXTENSION (control file: schema = securitylake).
+-- Nothing is granted to PUBLIC: producers get securitylake_writer, operators
+-- securitylake_admin (created below).
+REVOKE ALL ON SCHEMA securitylake FROM PUBLIC;
+
+CREATE FUNCTION securitylake.version() RETURNS text
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'securitylake_version';
+COMMENT ON FUNCTION securitylake.version() IS 'securitylake version and build';
+
+-----------------------------------------------------------------------------
+-- Roles. NOLOGIN group roles; grant them to login roles. They are cluster-wide
+-- and so outlive DROP EXTENSION (like any role); created only if missing.
+-----------------------------------------------------------------------------
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'securitylake_writer') THEN
+        CREATE ROLE securitylake_writer NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'securitylake_admin') THEN
+        CREATE ROLE securitylake_admin NOLOGIN;
+    END IF;
+END
+$roles$;
+
+-----------------------------------------------------------------------------
+-- Sources: one per Security Lake custom source (one OCSF class each).
+-----------------------------------------------------------------------------
+CREATE TABLE securitylake.source (
+    name                text PRIMARY KEY
+                        CHECK (name ~ '^[A-Za-z0-9_.-]{1,64}$'),
+    location            text NOT NULL,      -- s3://bucket/prefix/ as Security Lake returned it
+    bucket              text NOT NULL,
+    prefix              text NOT NULL,      -- key prefix, '' or ending in '/'
+    role_arn            text,               -- NULL: write with the base credentials directly
+    external_id         text,
+    class_uid           int NOT NULL,
+    region              text NOT NULL,      -- default partition region
+    account_id          text NOT NULL,      -- default partition account
+    schema              jsonb,              -- parquet-go tag schema; NULL = the built-in OCSF class schema
+    ocsf_version        text NOT NULL DEFAULT '1.1.0',
+    route_by_class      bool NOT NULL,      -- queue rows with source NULL and this class_uid come here
+    batch_record_count  int NOT NULL,
+    batch_data_size     bigint NOT NULL,
+    publish_rate        interval NOT NULL,
+    max_queued_rows     bigint,             -- backpressure cap; NULL = none
+    options             jsonb NOT NULL DEFAULT '{}',
+    enabled             bool NOT NULL DEFAULT true,
+    created_at          timestamptz NOT NULL DEFAULT now()
+);
+-- Class routing must be unambiguous: at most one routing source per class.
+CREATE UNIQUE INDEX source_route_by_class ON securitylake.source (class_uid) WHERE route_by_class;
+
+-- Per-source delivery state kept by the worker (errors are secret-free by construction).
+CREATE TABLE securitylake.source_state (
+    source          text PRIMARY KEY REFERENCES securitylake.source (name) ON DELETE CASCADE,
+    last_upload_at  timestamptz,
+    last_error      text,
+    last_error_at   timestamptz,
+    failures        int NOT NULL DEFAULT 0,      -- consecutive failed attempts
+    next_attempt_at timestamptz
+);
+
+-----------------------------------------------------------------------------
+-- The queue. Producers only INSERT; nothing runs per row.
+-----------------------------------------------------------------------------
+CREATE TABLE securitylake.queue (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source      text,                -- NULL: route by the event's class_uid
+    event       jsonb NOT NULL,
+    region      text,
+    account_id  text,
+    enqueued_at timestamptz NOT NULL DEFAULT now()
+);
+-- The worker deletes every row it delivers: keep autovacuum close behind.
+ALTER TABLE securitylake.queue SET (autovacuum_vacuum_scale_factor = 0.01,
+                                    autovacuum_vacuum_insert_scale_factor = 0.05,
+                                    autovacuum_vacuum_cost_delay = 0);
+
+-----------------------------------------------------------------------------
+-- Claimed batches: one object each. A batch is recorded (with its object key and
+-- the exact queue ids it holds) in a committed transaction before the upload, and
+-- removed in the transaction that deletes its rows. A batch still here after a
+-- crash is uploaded again to the same key with the same rows: exactly once.
+-----------------------------------------------------------------------------
+CREATE TABLE securitylake.batch (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source      text NOT NULL,
+    region      text NOT NULL,
+    account_id  text NOT NULL,
+    event_day   date NOT NULL,
+    object_key  text NOT NULL UNIQUE,
+    ids         bigint[] NOT NULL,
+    upload_id   text,                -- multipart UploadId, persisted so recovery can abort it
+    attempts    int NOT NULL DEFAULT 0,
+    claimed_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX batch_source ON securitylake.batch (source);
+
+-----------------------------------------------------------------------------
+-- Upload log and dead letters.
+-----------------------------------------------------------------------------
+CREATE TABLE securitylake.uploads (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source      text NOT NULL,
+    object_key  text NOT NULL,
+    region      text NOT NULL,
+    account_id  text NOT NULL,
+    event_day   date NOT NULL,
+    rows        bigint NOT NULL,
+    bytes       bigint NOT NULL,
+    attempts    int NOT NULL,
+    finished_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX uploads_source_finished ON securitylake.uploads (source, finished_at);
+
+CREATE TABLE securitylake.dead_letter (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    source      text,
+    event       jsonb NOT NULL,
+    region      text,
+    account_id  text,
+    reason      text NOT NULL,
+    enqueued_at timestamptz NOT NULL,
+    failed_at   timestamptz NOT NULL DEFAULT now()
+);
+
+-----------------------------------------------------------------------------
+-- Static base credentials (optional; the AWS credential chain is the default).
+-- Readable only by the extension owner: no grant to anyone, no view shows them.
+-----------------------------------------------------------------------------
+CREATE TABLE securitylake.credential (
+    id                  int PRIMARY KEY DEFAULT 1 CHECK (id = 1),
+    access_key_id       text NOT NULL,
+    secret_access_key   text NOT NULL,
+    session_token       text,
+    updated_at          timestamptz NOT NULL DEFAULT now()
+);
+REVOKE ALL ON securitylake.credential FROM PUBLIC;
