@@ -37,6 +37,10 @@ PG_CPPFLAGS = -I$(srcdir)/src $(XML_CFLAGS) -DEXTVERSION=\"$(EXTVERSION)\" -DBUI
 PG_CFLAGS   = -Wall -Werror -Wmissing-prototypes
 SHLIB_LINK  = -lcurl -lssl -lcrypto -lzstd -lxml2
 
+# No LLVM bitcode: nothing of ours is worth JIT-inlining, and the libraries are
+# plain C11 compiled with their own flags.
+override with_llvm := no
+
 PG_CONFIG  ?= pg_config
 PGXS       := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

@@ -1,11 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * securitylake.c
- *		Module entry point: GUCs, background worker registration, version.
+ *		Module entry point: GUCs, shared memory hooks, worker registration.
  *
  * The extension is layered: this file and its siblings in src/ are the
- * PostgreSQL glue; src/parquet and src/aws are plain C libraries that know
- * nothing of PostgreSQL.
+ * PostgreSQL glue; src/parquet, src/aws and src/ocsf are plain C libraries
+ * that know nothing of PostgreSQL.
  *
  *-------------------------------------------------------------------------
  */
@@ -16,22 +16,88 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "securitylake.h"
+
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
 
-PG_FUNCTION_INFO_V1(securitylake_version);
+char	   *sl_database = NULL;
+int			sl_naptime_ms = 1000;
+int			sl_max_backoff_s = 300;
+int			sl_workers = 1;
+char	   *sl_test_fault = NULL;
+
+static void
+define_gucs(void)
+{
+	DefineCustomStringVariable("securitylake.database",
+							   "Database whose queue the background worker drains.",
+							   NULL, &sl_database, "postgres",
+							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("securitylake.workers",
+							"Number of background workers draining the queue.",
+							"Workers claim disjoint batches; more than one helps with many sources or busy ones.",
+							&sl_workers, 1, 0, SL_MAX_WORKERS,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("securitylake.naptime",
+							"Time the worker sleeps between checks of the queue when not woken.",
+							NULL, &sl_naptime_ms, 1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("securitylake.max_backoff",
+							"Longest wait between delivery attempts of a failing source.",
+							NULL, &sl_max_backoff_s, 300, 1, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomStringVariable("securitylake.test_fault",
+							   "Test hook: fail at a named step of the delivery protocol.",
+							   "For the crash tests only: \"abort:<step>\" or \"error:<step>\"; steps are claimed, uploaded, committed.",
+							   &sl_test_fault, "",
+							   PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("securitylake");
+}
 
 void
 _PG_init(void)
 {
 	if (IsBinaryUpgrade)
 		return;
-	MarkGUCPrefixReserved("securitylake");
+	define_gucs();
+	if (!process_shared_preload_libraries_in_progress)
+	{
+		/*
+		 * Loaded on demand (a SQL function was called): flush() then uses a
+		 * dynamic worker, so the extension works, but nothing drains the
+		 * queue between flushes.
+		 */
+		return;
+	}
+	sl_shmem_request();
+	sl_register_workers();
 }
 
+PG_FUNCTION_INFO_V1(securitylake_version);
 Datum
 securitylake_version(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TEXT_P(cstring_to_text("securitylake version " EXTVERSION " (build " BUILD_ID ")"));
+}
+
+void
+sl_test_fault_point(const char *step)
+{
+	const char *colon;
+
+	if (sl_test_fault == NULL || sl_test_fault[0] == '\0')
+		return;
+	colon = strchr(sl_test_fault, ':');
+	if (colon == NULL || strcmp(colon + 1, step) != 0)
+		return;
+	if (strncmp(sl_test_fault, "abort:", 6) == 0)
+	{
+		elog(LOG, "securitylake: test fault: abort at step \"%s\"", step);
+		abort();
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INTERNAL_ERROR),
+			 errmsg("securitylake test fault at step \"%s\"", step)));
 }

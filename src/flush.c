@@ -1,0 +1,238 @@
+/*-------------------------------------------------------------------------
+ *
+ * flush.c
+ *		securitylake.flush(source, timeout): deliver now and wait.
+ *
+ * flush() notes the newest queued id, asks the workers for a drain that
+ * ignores batch thresholds, and waits until no row of the source(s) up to
+ * that id is left in the queue — every such event is then in the lake or
+ * dead-lettered. When the extension was not preloaded there is no worker to
+ * wake: flush() starts a one-shot dynamic worker instead.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "postmaster/bgworker.h"
+#include "storage/latch.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "securitylake.h"
+
+/* How often flush() looks at the queue while it waits. */
+#define FLUSH_POLL_MS 50
+
+static int64
+query_int8(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
+{
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_execute_with_args(sql, nargs, types, values, nulls, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "securitylake: flush query failed: %s", sql);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+/* Queue rows of the source(s) with id <= upto; routing as the worker does it. */
+static const char *remaining_sql =
+"SELECT count(*) FROM securitylake.queue q"
+" WHERE q.id <= $1 AND ($2::text IS NULL OR q.source = $2 OR (q.source IS NULL AND EXISTS ("
+"       SELECT 1 FROM securitylake.source s WHERE s.name = $2 AND s.route_by_class"
+"          AND q.event->'class_uid' = pg_catalog.to_jsonb(s.class_uid))))";
+
+static char *
+blocking_error(const char *source)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1];
+	char		nulls[1];
+	StringInfoData buf;
+	uint64		i;
+
+	values[0] = source ? CStringGetTextDatum(source) : (Datum) 0;
+	nulls[0] = source ? ' ' : 'n';
+	SPI_execute_with_args("SELECT source, last_error FROM securitylake.source_state"
+						  " WHERE last_error IS NOT NULL AND ($1::text IS NULL OR source = $1)"
+						  " ORDER BY source",
+						  1, types, values, nulls, true, 0);
+	initStringInfo(&buf);
+	for (i = 0; i < SPI_processed; i++)
+		appendStringInfo(&buf, "%s%s: %s", i ? "; " : "",
+						 SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1),
+						 SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+	return buf.len ? buf.data : NULL;
+}
+
+/* Start a one-shot drain in this database and wait for it to end. */
+static void
+run_dynamic_drain(void)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+	pid_t		pid;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "securitylake");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "securitylake_flush_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "securitylake flush");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "securitylake flush");
+	worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
+	worker.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("could not start a securitylake flush worker"),
+				 errhint("Raise max_worker_processes, or add securitylake to shared_preload_libraries.")));
+	if (WaitForBackgroundWorkerStartup(handle, &pid) == BGWH_STARTED)
+		WaitForBackgroundWorkerShutdown(handle);
+}
+
+/* Returns the ticket whose completion means the workers ran a full drain. */
+static uint64
+request_drain(void)
+{
+	uint64		ticket = 0;
+
+	if (sl_shmem_ready())
+	{
+		ticket = pg_atomic_add_fetch_u64(&sl_shared->flush_requested, 1);
+		sl_wake_workers();
+	}
+	else
+		run_dynamic_drain();
+	return ticket;
+}
+
+/* The last requested drain has ended (or there is no worker to wait for). */
+static bool
+drain_done(uint64 ticket)
+{
+	return !sl_shmem_ready() || pg_atomic_read_u64(&sl_shared->flush_completed) >= ticket;
+}
+
+static void
+check_no_own_inserts(void)
+{
+	/*
+	 * Rows inserted by this very transaction are invisible to the workers
+	 * until it commits: waiting for them could only time out.
+	 */
+	if (TransactionIdIsValid(GetTopTransactionIdIfAny()))
+	{
+		Oid			types[1] = {XIDOID};
+		Datum		values[1] = {TransactionIdGetDatum(GetTopTransactionIdIfAny())};
+
+		if (query_int8("SELECT count(*) FROM (SELECT 1 FROM securitylake.queue WHERE xmin = $1 LIMIT 1) s",
+					   1, types, values, NULL) > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+					 errmsg("securitylake.flush() cannot deliver events inserted by its own transaction"),
+					 errdetail("The background worker sees only committed rows."),
+					 errhint("Commit the inserts, then call securitylake.flush().")));
+	}
+}
+
+static int64
+interval_ms(Interval *iv)
+{
+	return iv->time / 1000 + ((int64) iv->month * DAYS_PER_MONTH + iv->day) * SECS_PER_DAY * 1000;
+}
+
+PG_FUNCTION_INFO_V1(securitylake_flush);
+Datum
+securitylake_flush(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *source = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Interval   *timeout = PG_ARGISNULL(1) ? NULL : PG_GETARG_INTERVAL_P(1);
+	int64		timeout_ms = timeout ? interval_ms(timeout) : 300000;
+	TimestampTz start = GetCurrentTimestamp();
+	Oid			types[3] = {INT8OID, TEXTOID, INT8OID};
+	Datum		values[3];
+	char		nulls[3] = {' ', source ? ' ' : 'n', ' '};
+	int64		upto;
+	int64		uploads_before;
+	bool		pending = true;
+	bool		requested = false;
+	uint64		ticket = 0;
+	uint64		i;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "securitylake: SPI_connect failed");
+	values[1] = source ? CStringGetTextDatum(source) : (Datum) 0;
+	if (source && query_int8("SELECT count(*) FROM securitylake.source WHERE name = $2",
+							 2, types, values, nulls) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("securitylake source \"%s\" does not exist", source),
+				 errhint("See securitylake.sources for the configured sources.")));
+	check_no_own_inserts();
+	upto = query_int8("SELECT coalesce(max(id), 0) FROM securitylake.queue", 0, NULL, NULL, NULL);
+	uploads_before = query_int8("SELECT coalesce(max(id), 0) FROM securitylake.uploads", 0, NULL, NULL, NULL);
+	values[0] = Int64GetDatum(upto);
+
+	while (pending)
+	{
+		if (query_int8(remaining_sql, 2, types, values, nulls) == 0)
+		{
+			pending = false;
+			break;
+		}
+		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), (int) Min(timeout_ms, INT_MAX)))
+		{
+			char	   *error = blocking_error(source);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_QUERY_CANCELED),
+					 errmsg("securitylake.flush() timed out with events still queued"),
+					 error ? errdetail("Delivery is failing: %s", error)
+					 : errdetail("The worker has not delivered them yet."),
+					 errhint("See securitylake.status; raise the timeout or fix the error and flush again.")));
+		}
+		/*
+		 * Ask for a drain; ask again when one ended with rows left but no
+		 * error (rows committed meanwhile). A failing source is not asked
+		 * again: the worker retries it on its own backoff schedule.
+		 */
+		if (!requested || (drain_done(ticket) && blocking_error(source) == NULL))
+		{
+			ticket = request_drain();
+			requested = true;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 FLUSH_POLL_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	values[2] = Int64GetDatum(uploads_before);
+	if (SPI_execute_with_args("SELECT source, object_key, rows, bytes FROM securitylake.uploads"
+							  " WHERE id > $3 AND ($2::text IS NULL OR source = $2) ORDER BY id",
+							  3, types, values, nulls, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "securitylake: could not read the upload log");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		Datum		row[4];
+		bool		isnull[4];
+		int			c;
+
+		for (c = 0; c < 4; c++)
+			row[c] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, c + 1, &isnull[c]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, isnull);
+	}
+	SPI_finish();
+	return (Datum) 0;
+}

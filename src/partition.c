@@ -1,0 +1,208 @@
+/*-------------------------------------------------------------------------
+ *
+ * partition.c
+ *		What an event says about where it goes: its time, region and account,
+ *		and the object key of the batch that holds it.
+ *
+ * Security Lake's custom-source layout (AWS, "Collecting data from custom
+ * sources"): <location>region=<region>/accountId=<account>/eventDay=<YYYYMMDD>/
+ * with eventDay the UTC day of the record's time.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xlog.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "securitylake.h"
+
+/*
+ * Bounds for a plausible OCSF `time` in epoch milliseconds: 1990-01-01 ..
+ * 2200-01-01. A value outside is almost always seconds or microseconds sent
+ * by mistake, which would land the event in a wrong eventDay.
+ */
+#define SL_MIN_TIME_MS INT64CONST(631152000000)
+#define SL_MAX_TIME_MS INT64CONST(7258118400000)
+
+/*
+ * A JSON number as int64, strictly: integral (a zero fraction such as 5.0 is
+ * accepted), finite, within int64. Goes through numeric_out because PostgreSQL
+ * 15 exports no non-throwing numeric → int8 conversion.
+ */
+SlNumResult
+sl_numeric_int64(Numeric num, int64 *out)
+{
+	char	   *text;
+	char	   *end;
+	char	   *dot;
+	long long	value;
+
+	if (numeric_is_nan(num) || numeric_is_inf(num))
+		return SL_NUM_RANGE;
+	text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));
+	dot = strchr(text, '.');
+	if (dot != NULL)
+	{
+		if (dot[1 + strspn(dot + 1, "0")] != '\0')
+			return SL_NUM_FRACTION;
+		*dot = '\0';
+	}
+	errno = 0;
+	value = strtoll(text, &end, 10);
+	if (errno == ERANGE || *end != '\0')
+		return SL_NUM_RANGE;
+	pfree(text);
+	*out = (int64) value;
+	return SL_NUM_OK;
+}
+
+static JsonbValue *
+object_field(JsonbContainer *container, const char *key, JsonbValue *out)
+{
+	if (!JsonContainerIsObject(container))
+		return NULL;
+	return getKeyJsonValueFromContainer(container, key, strlen(key), out);
+}
+
+/*
+ * The event's `time` as epoch milliseconds. Strict: an integer JSON number
+ * within SL_MIN_TIME_MS..SL_MAX_TIME_MS; anything else is a reason.
+ */
+bool
+sl_event_time_ms(Jsonb *event, int64 *time_ms, char **reason)
+{
+	JsonbValue	v;
+	Numeric		num;
+	int64		ms;
+
+	if (!JB_ROOT_IS_OBJECT(event))
+	{
+		*reason = pstrdup("event is not a JSON object");
+		return false;
+	}
+	if (object_field(&event->root, "time", &v) == NULL)
+	{
+		*reason = pstrdup("missing required attribute time");
+		return false;
+	}
+	if (v.type != jbvNumeric)
+	{
+		*reason = pstrdup("time must be a number of epoch milliseconds (expected long at time)");
+		return false;
+	}
+	num = v.val.numeric;
+	switch (sl_numeric_int64(num, &ms))
+	{
+		case SL_NUM_OK:
+			break;
+		case SL_NUM_FRACTION:
+			*reason = pstrdup("time must be an integer number of epoch milliseconds (expected long at time)");
+			return false;
+		default:
+			*reason = pstrdup("time is out of range (out of range at time)");
+			return false;
+	}
+	if (ms < SL_MIN_TIME_MS || ms > SL_MAX_TIME_MS)
+	{
+		*reason = psprintf("time " INT64_FORMAT " is not epoch milliseconds between 1990 and 2200 (out of range at time)", ms);
+		return false;
+	}
+	*time_ms = ms;
+	return true;
+}
+
+/*
+ * The string at a path of object keys (e.g. {"cloud","account","uid"}), or
+ * NULL when absent or not a string.
+ */
+char *
+sl_event_string_at(Jsonb *event, const char *const *path, int depth)
+{
+	JsonbContainer *container = &event->root;
+	JsonbValue	v;
+	int			i;
+
+	v.type = jbvNull;
+	for (i = 0; i < depth; i++)
+	{
+		if (object_field(container, path[i], &v) == NULL)
+			return NULL;
+		if (i == depth - 1)
+			break;
+		if (v.type != jbvBinary)
+			return NULL;
+		container = v.val.binary.data;
+	}
+	if (v.type != jbvString || v.val.string.len == 0)
+		return NULL;
+	return pnstrdup(v.val.string.val, v.val.string.len);
+}
+
+/* AWS region names: us-east-1, eu-central-2, us-gov-west-1, cn-north-1, ... */
+bool
+sl_valid_region(const char *region)
+{
+	size_t		len = strlen(region);
+	size_t		i;
+
+	if (len < 6 || len > 32 || !isdigit((unsigned char) region[len - 1]))
+		return false;
+	for (i = 0; i < len; i++)
+	{
+		char		c = region[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+			return false;
+	}
+	return region[0] != '-' && strstr(region, "--") == NULL;
+}
+
+/*
+ * A 12-digit AWS account, or for events from outside AWS `external` or
+ * `external_<id>` (AWS's custom-source guide), <id> of [A-Za-z0-9-].
+ */
+bool
+sl_valid_account(const char *account)
+{
+	size_t		len = strlen(account);
+	size_t		i;
+
+	if (len == 12 && strspn(account, "0123456789") == 12)
+		return true;
+	if (strcmp(account, "external") == 0)
+		return true;
+	if (strncmp(account, "external_", 9) != 0 || len == 9 || len > 9 + 64)
+		return false;
+	for (i = 9; i < len; i++)
+	{
+		char		c = account[i];
+
+		if (!(isalnum((unsigned char) c) || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The object key of a batch. Unique to the writer and the claim: the cluster's
+ * system identifier, the database OID, the batch id and a random nonce drawn at
+ * claim time. The key is persisted with the claim, so a retry reuses it; a
+ * restored backup or a promoted replica shares the first three but draws new
+ * nonces.
+ */
+char *
+sl_object_key(SlBatch *batch, uint64 nonce)
+{
+	pg_time_t	t = (pg_time_t) batch->event_day * SECS_PER_DAY;
+	struct pg_tm *tm = pg_gmtime(&t);
+
+	return psprintf("%sregion=%s/accountId=%s/eventDay=%04d%02d%02d/%016llx-%u-%lld-%016llx.parquet",
+					batch->source->prefix, batch->region, batch->account_id,
+					tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday,
+					(unsigned long long) GetSystemIdentifier(), MyDatabaseId,
+					(long long) batch->id, (unsigned long long) nonce);
+}

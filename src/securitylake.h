@@ -1,0 +1,134 @@
+/*-------------------------------------------------------------------------
+ *
+ * securitylake.h
+ *		Declarations shared by the PostgreSQL glue of securitylake.
+ *
+ * Data flows one way:
+ *   queue ─▶ batcher (worker.c: claim, group by source/region/account/day)
+ *         ─▶ shredder (shred.c: jsonb → column values)
+ *         ─▶ parquet encoder (src/parquet) ─▶ uploader (upload.c over src/aws)
+ *         ─▶ commit (worker.c: delete rows, log the upload)
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SECURITYLAKE_H
+#define SECURITYLAKE_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "port/atomics.h"
+#include "lib/stringinfo.h"
+#include "storage/latch.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#define SL_MAX_WORKERS 32
+
+/* GUCs (securitylake.c) */
+extern char *sl_database;
+extern int	sl_naptime_ms;
+extern int	sl_max_backoff_s;
+extern int	sl_workers;
+extern char *sl_test_fault;
+
+/* A configured source, as loaded from securitylake.source for one cycle. */
+typedef struct SlSource
+{
+	char	   *name;
+	char	   *location;
+	char	   *bucket;
+	char	   *prefix;
+	char	   *role_arn;		/* NULL: base credentials directly */
+	char	   *external_id;
+	char	   *region;
+	char	   *account_id;
+	char	   *ocsf_version;
+	int			class_uid;
+	bool		route_by_class;
+	int			batch_record_count;
+	int64		batch_data_size;
+	int64		publish_rate_ms;
+	Jsonb	   *schema;			/* parquet-go tag schema, or NULL (OCSF class) */
+	Jsonb	   *options;
+	bool		enabled;
+	TimestampTz next_attempt_at;	/* from source_state; 0 = now */
+	int			failures;
+} SlSource;
+
+/* One queued event held in memory between claim and commit. */
+typedef struct SlEvent
+{
+	int64		id;
+	int64		time_ms;		/* the event's time (epoch ms), the sort key */
+	Jsonb	   *event;
+	char	   *region;			/* row value or NULL */
+	char	   *account_id;
+	TimestampTz enqueued_at;
+	char	   *reject;			/* non-NULL: dead-letter reason */
+} SlEvent;
+
+/* A batch: the events of one partition of one source, one object. */
+typedef struct SlBatch
+{
+	int64		id;
+	SlSource   *source;
+	char	   *region;
+	char	   *account_id;
+	int32		event_day;		/* days since 1970-01-01 (UTC) */
+	char	   *object_key;
+	char	   *upload_id;		/* multipart id persisted with the claim, or NULL */
+	int			attempts;
+	SlEvent   **events;
+	int			nevents;
+	int			maxevents;
+} SlBatch;
+
+/* Shared memory (shmem.c). */
+typedef struct SlShared
+{
+	pg_atomic_uint64 flush_requested;	/* ticket counter, bumped by flush() */
+	pg_atomic_uint64 flush_completed;	/* highest ticket whose drain cycle ended */
+	Latch	   *worker_latch[SL_MAX_WORKERS];
+	pid_t		worker_pid[SL_MAX_WORKERS];
+} SlShared;
+
+extern SlShared *sl_shared;
+extern void sl_shmem_request(void);
+extern bool sl_shmem_ready(void);
+extern void sl_wake_workers(void);
+
+/* worker.c */
+extern void sl_register_workers(void);
+PGDLLEXPORT void securitylake_worker_main(Datum main_arg);
+PGDLLEXPORT void securitylake_flush_worker_main(Datum main_arg);
+
+/* partition.c: routing and partition values taken from an event */
+typedef enum SlNumResult
+{
+	SL_NUM_OK,
+	SL_NUM_FRACTION,
+	SL_NUM_RANGE
+} SlNumResult;
+extern SlNumResult sl_numeric_int64(Numeric num, int64 *out);
+extern bool sl_event_time_ms(Jsonb *event, int64 *time_ms, char **reason);
+extern char *sl_event_string_at(Jsonb *event, const char *const *path, int depth);
+extern bool sl_valid_region(const char *region);
+extern bool sl_valid_account(const char *account);
+extern char *sl_object_key(SlBatch *batch, uint64 nonce);
+
+/* shred.c: jsonb → Parquet through src/parquet */
+typedef struct SlEncoder SlEncoder;
+extern SlEncoder *sl_encoder_begin(SlSource *source);
+extern bool sl_encoder_add(SlEncoder *enc, Jsonb *event, char **reason);
+extern void sl_encoder_finish(SlEncoder *enc, StringInfo out, int64 *rows);
+extern void sl_encoder_abandon(SlEncoder *enc);
+
+/* upload.c: objects to S3 through src/aws */
+extern bool sl_upload_object(SlSource *source, SlBatch *batch,
+							 const char *data, size_t len, char **error);
+
+/* test hook (securitylake.test_fault): fail at a named step of the protocol */
+extern void sl_test_fault_point(const char *step);
+
+#endif							/* SECURITYLAKE_H */
