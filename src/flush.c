@@ -36,7 +36,7 @@ query_int8(const char *sql, int nargs, Oid *types, Datum *values, const char *nu
 	bool		isnull;
 	Datum		d;
 
-	if (SPI_execute_with_args(sql, nargs, types, values, nulls, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+	if (SPI_execute_with_args(sql, nargs, types, values, nulls, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "securitylake: flush query failed: %s", sql);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	return isnull ? 0 : DatumGetInt64(d);
@@ -63,7 +63,7 @@ blocking_error(const char *source)
 	SPI_execute_with_args("SELECT source, last_error FROM securitylake.source_state"
 						  " WHERE last_error IS NOT NULL AND ($1::text IS NULL OR source = $1)"
 						  " ORDER BY source",
-						  1, types, values, nulls, true, 0);
+						  1, types, values, nulls, false, 0);
 	initStringInfo(&buf);
 	for (i = 0; i < SPI_processed; i++)
 		appendStringInfo(&buf, "%s%s: %s", i ? "; " : "",
@@ -221,7 +221,7 @@ securitylake_flush(PG_FUNCTION_ARGS)
 	values[2] = Int64GetDatum(uploads_before);
 	if (SPI_execute_with_args("SELECT source, object_key, rows, bytes FROM securitylake.uploads"
 							  " WHERE id > $3 AND ($2::text IS NULL OR source = $2) ORDER BY id",
-							  3, types, values, nulls, true, 0) != SPI_OK_SELECT)
+							  3, types, values, nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "securitylake: could not read the upload log");
 	for (i = 0; i < SPI_processed; i++)
 	{

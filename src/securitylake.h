@@ -18,7 +18,10 @@
 
 #include "datatype/timestamp.h"
 #include "port/atomics.h"
+#include "access/htup.h"
+#include "access/tupdesc.h"
 #include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
 #include "storage/latch.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
@@ -102,6 +105,21 @@ extern void sl_wake_workers(void);
 extern void sl_register_workers(void);
 PGDLLEXPORT void securitylake_worker_main(Datum main_arg);
 PGDLLEXPORT void securitylake_flush_worker_main(Datum main_arg);
+
+/* step.c: one short transaction per worker step, SPI conveniences */
+extern void sl_begin_step(const char *activity);
+extern void sl_end_step(void);
+extern void sl_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, int expected);
+extern char *sl_text_or_null(HeapTuple tup, TupleDesc desc, int col);
+extern Datum sl_int8_array(int64 *values, int n);
+extern Datum sl_text_array(char **values, int n);
+
+/* batch.c: claim, deliver (encode + upload), commit */
+extern List *sl_claim(SlSource *source, bool *full);
+extern List *sl_take_pending_batches(List *sources);
+extern void sl_load_batch_events(SlBatch *b);
+extern bool sl_deliver_batch(SlBatch *b, char **error);
+extern void sl_release_batch(SlBatch *b);
 
 /* partition.c: routing and partition values taken from an event */
 typedef enum SlNumResult

@@ -38,6 +38,7 @@
 #include "tcop/utility.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
@@ -53,76 +54,6 @@ static bool flush_mode = false;
 static MemoryContext cycle_cxt = NULL;
 
 /* ----------------------------------------------------------------
- * Small SPI helpers: one short transaction per step.
- * ---------------------------------------------------------------- */
-
-static void
-begin_step(const char *activity)
-{
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("securitylake: could not connect to SPI")));
-	PushActiveSnapshot(GetTransactionSnapshot());
-	pgstat_report_activity(STATE_RUNNING, activity);
-}
-
-static void
-end_step(void)
-{
-	SPI_finish();
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-	pgstat_report_stat(false);
-	pgstat_report_activity(STATE_IDLE, NULL);
-}
-
-static void
-exec_checked(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, int expected)
-{
-	int			rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-
-	if (rc != expected)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("securitylake: SPI_execute failed: %s", SPI_result_code_string(rc)),
-				 errdetail("Query: %s", sql)));
-}
-
-static char *
-copy_text_or_null(HeapTuple tup, TupleDesc desc, int col)
-{
-	bool		isnull;
-	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
-
-	return isnull ? NULL : TextDatumGetCString(d);
-}
-
-static Datum
-int8_array(int64 *values, int n)
-{
-	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
-	int			i;
-
-	for (i = 0; i < n; i++)
-		elems[i] = Int64GetDatum(values[i]);
-	return PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-}
-
-static Datum
-text_array(char **values, int n)
-{
-	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
-	int			i;
-
-	for (i = 0; i < n; i++)
-		elems[i] = CStringGetTextDatum(values[i]);
-	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
-}
-
-/* ----------------------------------------------------------------
  * Sources
  * ---------------------------------------------------------------- */
 
@@ -131,11 +62,11 @@ extension_installed(void)
 {
 	bool		installed;
 
-	begin_step("securitylake: checking for the extension");
-	exec_checked("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'securitylake'",
+	sl_begin_step("securitylake: checking for the extension");
+	sl_exec("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'securitylake'",
 				 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	installed = SPI_processed > 0;
-	end_step();
+	sl_end_step();
 	return installed;
 }
 
@@ -146,15 +77,15 @@ source_from_tuple(HeapTuple tup, TupleDesc desc)
 	bool		isnull;
 	Datum		d;
 
-	s->name = copy_text_or_null(tup, desc, 1);
-	s->location = copy_text_or_null(tup, desc, 2);
-	s->bucket = copy_text_or_null(tup, desc, 3);
-	s->prefix = copy_text_or_null(tup, desc, 4);
-	s->role_arn = copy_text_or_null(tup, desc, 5);
-	s->external_id = copy_text_or_null(tup, desc, 6);
-	s->region = copy_text_or_null(tup, desc, 7);
-	s->account_id = copy_text_or_null(tup, desc, 8);
-	s->ocsf_version = copy_text_or_null(tup, desc, 9);
+	s->name = sl_text_or_null(tup, desc, 1);
+	s->location = sl_text_or_null(tup, desc, 2);
+	s->bucket = sl_text_or_null(tup, desc, 3);
+	s->prefix = sl_text_or_null(tup, desc, 4);
+	s->role_arn = sl_text_or_null(tup, desc, 5);
+	s->external_id = sl_text_or_null(tup, desc, 6);
+	s->region = sl_text_or_null(tup, desc, 7);
+	s->account_id = sl_text_or_null(tup, desc, 8);
+	s->ocsf_version = sl_text_or_null(tup, desc, 9);
 	s->class_uid = DatumGetInt32(SPI_getbinval(tup, desc, 10, &isnull));
 	s->route_by_class = DatumGetBool(SPI_getbinval(tup, desc, 11, &isnull));
 	s->batch_record_count = DatumGetInt32(SPI_getbinval(tup, desc, 12, &isnull));
@@ -179,8 +110,8 @@ load_sources(void)
 	List	   *sources = NIL;
 	uint64		i;
 
-	begin_step("securitylake: loading sources");
-	exec_checked("SELECT s.name, s.location, s.bucket, s.prefix, s.role_arn, s.external_id,"
+	sl_begin_step("securitylake: loading sources");
+	sl_exec("SELECT s.name, s.location, s.bucket, s.prefix, s.role_arn, s.external_id,"
 				 "       s.region, s.account_id, s.ocsf_version, s.class_uid, s.route_by_class,"
 				 "       s.batch_record_count, s.batch_data_size,"
 				 "       (extract(epoch FROM s.publish_rate) * 1000)::bigint,"
@@ -196,23 +127,8 @@ load_sources(void)
 		sources = lappend(sources, source_from_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc));
 		MemoryContextSwitchTo(old);
 	}
-	end_step();
+	sl_end_step();
 	return sources;
-}
-
-static SlSource *
-find_source(List *sources, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, sources)
-	{
-		SlSource   *s = lfirst(lc);
-
-		if (strcmp(s->name, name) == 0)
-			return s;
-	}
-	return NULL;
 }
 
 /* ----------------------------------------------------------------
@@ -244,8 +160,8 @@ record_failure(SlSource *source, const char *error)
 	values[0] = CStringGetTextDatum(source->name);
 	values[1] = CStringGetTextDatum(error);
 	values[2] = Int64GetDatum(backoff_ms(source->failures));
-	begin_step("securitylake: recording a delivery failure");
-	exec_checked("INSERT INTO securitylake.source_state AS st"
+	sl_begin_step("securitylake: recording a delivery failure");
+	sl_exec("INSERT INTO securitylake.source_state AS st"
 				 "       (source, last_error, last_error_at, failures, next_attempt_at)"
 				 "SELECT $1, $2, now(), 1, now() + $3 * interval '1 ms'"
 				 "  WHERE EXISTS (SELECT 1 FROM securitylake.source WHERE name = $1)"
@@ -253,530 +169,113 @@ record_failure(SlSource *source, const char *error)
 				 "   SET last_error = $2, last_error_at = now(), failures = st.failures + 1,"
 				 "       next_attempt_at = now() + $3 * interval '1 ms'",
 				 3, types, values, NULL, SPI_OK_INSERT);
-	end_step();
+	sl_end_step();
 	source->next_attempt_at = GetCurrentTimestamp() + DatumGetInt64(values[2]) * 1000;
 }
 
+/*
+ * What the worker remembers of a source between cycles: when it last drained
+ * it, and how many rows and bytes arrived for it since (counted incrementally
+ * from the queue ids it has not looked at yet).
+ */
+typedef struct SlSourceRuntime
+{
+	char		name[NAMEDATALEN];
+	TimestampTz last_drain_at;
+	int64		queued_rows;
+	int64		queued_bytes;
+} SlSourceRuntime;
+
+static HTAB *runtime_by_name = NULL;
+static int64 counted_upto_id = 0;
+
+static SlSourceRuntime *
+source_runtime(const char *name)
+{
+	bool		found;
+	SlSourceRuntime *rt;
+
+	if (runtime_by_name == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = NAMEDATALEN;
+		ctl.entrysize = sizeof(SlSourceRuntime);
+		runtime_by_name = hash_create("securitylake sources", 64, &ctl, HASH_ELEM | HASH_STRINGS);
+	}
+	rt = hash_search(runtime_by_name, name, HASH_ENTER, &found);
+	if (!found)
+	{
+		rt->last_drain_at = 0;
+		rt->queued_rows = 0;
+		rt->queued_bytes = 0;
+	}
+	return rt;
+}
+
+/* Count the rows that arrived since the last look, per routed source. */
+static void
+count_new_arrivals(void)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(counted_upto_id)};
+	uint64		i;
+
+	sl_begin_step("securitylake: counting new events");
+	sl_exec("SELECT coalesce(q.source, s.name), count(*), sum(pg_catalog.pg_column_size(q.event)), max(q.id)"
+				 "  FROM securitylake.queue q"
+				 "  LEFT JOIN securitylake.source s ON q.source IS NULL AND s.route_by_class"
+				 "       AND q.event->'class_uid' = pg_catalog.to_jsonb(s.class_uid)"
+				 " WHERE q.id > $1 GROUP BY 1",
+				 1, types, values, NULL, SPI_OK_SELECT);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *name = SPI_getvalue(tup, desc, 1);
+		int64		maxid = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+
+		if (name != NULL && strlen(name) < NAMEDATALEN)
+		{
+			SlSourceRuntime *rt = source_runtime(name);
+
+			rt->queued_rows += DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+			rt->queued_bytes += DatumGetInt64(DirectFunctionCall1(numeric_int8, SPI_getbinval(tup, desc, 3, &isnull)));
+		}
+		counted_upto_id = Max(counted_upto_id, maxid);
+	}
+	sl_end_step();
+}
+
+/*
+ * A source is drained when a batch threshold is reached (record count, data
+ * size) or its publish rate has elapsed since the last drain — whichever
+ * first, as the reference connector does — or when flush() asks. A failing
+ * source waits for its backoff (flush() overrides it once).
+ */
 static bool
 source_due(SlSource *source, TimestampTz now)
 {
+	SlSourceRuntime *rt;
+
 	if (!source->enabled)
 		return false;
-	return flush_mode || source->next_attempt_at <= now;
+	if (flush_mode)
+		return true;
+	if (source->next_attempt_at > now)
+		return false;
+	rt = source_runtime(source->name);
+	return rt->queued_rows >= source->batch_record_count ||
+		rt->queued_bytes >= source->batch_data_size ||
+		TimestampDifferenceExceeds(rt->last_drain_at, now, (int) Min(source->publish_rate_ms, INT_MAX));
 }
 
-/* ----------------------------------------------------------------
- * Batches in memory
- * ---------------------------------------------------------------- */
-
-static SlBatch *
-new_batch(SlSource *source, const char *region, const char *account, int32 day)
+/* Next time a source becomes due by its publish rate (for the latch timeout). */
+static TimestampTz
+next_publish_at(SlSource *source)
 {
-	SlBatch    *b = palloc0(sizeof(SlBatch));
-
-	b->source = source;
-	b->region = pstrdup(region);
-	b->account_id = pstrdup(account);
-	b->event_day = day;
-	b->maxevents = 64;
-	b->events = palloc(sizeof(SlEvent *) * b->maxevents);
-	return b;
-}
-
-static void
-batch_add(SlBatch *b, SlEvent *ev)
-{
-	if (b->nevents == b->maxevents)
-	{
-		b->maxevents *= 2;
-		b->events = repalloc_huge(b->events, sizeof(SlEvent *) * b->maxevents);
-	}
-	b->events[b->nevents++] = ev;
-}
-
-static int
-compare_events(const void *a, const void *b)
-{
-	const SlEvent *x = *(SlEvent *const *) a;
-	const SlEvent *y = *(SlEvent *const *) b;
-
-	if (x->time_ms != y->time_ms)
-		return x->time_ms < y->time_ms ? -1 : 1;
-	return x->id < y->id ? -1 : (x->id > y->id ? 1 : 0);
-}
-
-static const char *const cloud_region_path[] = {"cloud", "region"};
-static const char *const cloud_account_path[] = {"cloud", "account", "uid"};
-
-/*
- * Work out an event's time and partition. On failure ev->reject says why.
- * region = row ?? event cloud.region ?? source; account likewise with
- * cloud.account.uid; eventDay = UTC day of time.
- */
-static void
-classify_event(SlSource *source, SlEvent *ev, char **region, char **account, int32 *day)
-{
-	char	   *reason = NULL;
-
-	if (!sl_event_time_ms(ev->event, &ev->time_ms, &reason))
-	{
-		ev->reject = reason;
-		return;
-	}
-	*region = ev->region ? ev->region : sl_event_string_at(ev->event, cloud_region_path, 2);
-	if (*region == NULL)
-		*region = source->region;
-	*account = ev->account_id ? ev->account_id : sl_event_string_at(ev->event, cloud_account_path, 3);
-	if (*account == NULL)
-		*account = source->account_id;
-	if (!sl_valid_region(*region))
-		ev->reject = psprintf("region \"%s\" is not an AWS region name", *region);
-	else if (!sl_valid_account(*account))
-		ev->reject = psprintf("account \"%s\" is not a 12-digit AWS account id, \"external\" or \"external_<id>\"", *account);
-	/* time is positive (sl_event_time_ms bounds it), so division floors. */
-	*day = (int32) (ev->time_ms / (INT64CONST(1000) * SECS_PER_DAY));
-}
-
-static SlEvent *
-event_from_tuple(HeapTuple tup, TupleDesc desc)
-{
-	SlEvent    *ev = palloc0(sizeof(SlEvent));
-	bool		isnull;
-
-	ev->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-	ev->event = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 2, &isnull));
-	ev->region = copy_text_or_null(tup, desc, 3);
-	ev->account_id = copy_text_or_null(tup, desc, 4);
-	ev->enqueued_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &isnull));
-	return ev;
-}
-
-/* Place a classified event into the batch of its partition (linear: few partitions). */
-static SlBatch *
-partition_batch(List **batches, SlSource *source, const char *region, const char *account, int32 day)
-{
-	ListCell   *lc;
-	SlBatch    *b;
-
-	foreach(lc, *batches)
-	{
-		b = lfirst(lc);
-		if (b->event_day == day && strcmp(b->region, region) == 0 && strcmp(b->account_id, account) == 0)
-			return b;
-	}
-	b = new_batch(source, region, account, day);
-	*batches = lappend(*batches, b);
-	return b;
-}
-
-/* ----------------------------------------------------------------
- * Step 1: claim
- * ---------------------------------------------------------------- */
-
-/* Dead-letter events rejected while claiming, in the claim transaction. */
-static void
-dead_letter_rejects(SlSource *source, List *rejects)
-{
-	int			n = list_length(rejects);
-	int64	   *ids;
-	char	  **reasons;
-	Oid			types[3] = {TEXTOID, INT8ARRAYOID, TEXTARRAYOID};
-	Datum		values[3];
-	int			i = 0;
-	ListCell   *lc;
-
-	if (n == 0)
-		return;
-	ids = palloc(sizeof(int64) * n);
-	reasons = palloc(sizeof(char *) * n);
-	foreach(lc, rejects)
-	{
-		SlEvent    *ev = lfirst(lc);
-
-		ids[i] = ev->id;
-		reasons[i++] = ev->reject;
-	}
-	values[0] = CStringGetTextDatum(source->name);
-	values[1] = int8_array(ids, n);
-	values[2] = text_array(reasons, n);
-	exec_checked("WITH r AS (SELECT * FROM unnest($2::bigint[], $3::text[]) AS r(id, reason)),"
-				 "     moved AS (INSERT INTO securitylake.dead_letter"
-				 "                      (source, event, region, account_id, reason, enqueued_at)"
-				 "               SELECT $1, q.event, q.region, q.account_id, r.reason, q.enqueued_at"
-				 "                 FROM securitylake.queue q JOIN r ON r.id = q.id"
-				 "               RETURNING 1)"
-				 "DELETE FROM securitylake.queue q USING r WHERE q.id = r.id",
-				 3, types, values, NULL, SPI_OK_DELETE);
-}
-
-/* Record one batch: batch id from the identity, key with a fresh nonce. */
-static void
-record_batch(SlBatch *b)
-{
-	Oid			types[7] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8ARRAYOID};
-	Datum		values[7];
-	int64	   *ids = palloc(sizeof(int64) * b->nevents);
-	uint64		nonce;
-	bool		isnull;
-	int			i;
-
-	exec_checked("SELECT nextval(pg_catalog.pg_get_serial_sequence('securitylake.batch', 'id'))",
-				 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	b->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	if (!pg_strong_random(&nonce, sizeof(nonce)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("securitylake: could not generate a random object key nonce")));
-	b->object_key = sl_object_key(b, nonce);
-	for (i = 0; i < b->nevents; i++)
-		ids[i] = b->events[i]->id;
-	values[0] = Int64GetDatum(b->id);
-	values[1] = CStringGetTextDatum(b->source->name);
-	values[2] = CStringGetTextDatum(b->region);
-	values[3] = CStringGetTextDatum(b->account_id);
-	values[4] = Int32GetDatum(b->event_day);
-	values[5] = CStringGetTextDatum(b->object_key);
-	values[6] = int8_array(ids, b->nevents);
-	exec_checked("INSERT INTO securitylake.batch"
-				 "       (id, source, region, account_id, event_day, object_key, ids)"
-				 "OVERRIDING SYSTEM VALUE"
-				 "VALUES ($1, $2, $3, $4, date '1970-01-01' + $5, $6, $7)",
-				 7, types, values, NULL, SPI_OK_INSERT);
-	/* Held until this worker commits or gives up the batch: keeps re-drives away. */
-	values[0] = Int64GetDatum(b->id);
-	exec_checked("SELECT pg_catalog.pg_advisory_lock(8467, $1::int)", 1, types, values, NULL, SPI_OK_SELECT);
-}
-
-/* The queue ids held by a source's pending batches, sorted, to skip while claiming. */
-static int64 *
-pending_ids(SlSource *source, int *n)
-{
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(source->name)};
-	int64	   *ids;
-	uint64		i;
-
-	exec_checked("SELECT i FROM securitylake.batch b, unnest(b.ids) AS i"
-				 " WHERE b.source = $1 ORDER BY i",
-				 1, types, values, NULL, SPI_OK_SELECT);
-	*n = (int) SPI_processed;
-	ids = palloc(sizeof(int64) * Max(*n, 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		bool		isnull;
-
-		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	return ids;
-}
-
-static int
-compare_int64(const void *a, const void *b)
-{
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
-
-	return x < y ? -1 : (x > y ? 1 : 0);
-}
-
-/*
- * Claim up to one batch-size worth of a source's queued rows, oldest first,
- * skipping rows of its pending batches. Per-source advisory lock: claims of
- * one source are serialised across workers, and the pending list is read
- * after it is taken, so no two batches ever hold the same row.
- */
-static List *
-claim(SlSource *source, bool *full)
-{
-	Oid			types[3] = {TEXTOID, BOOLOID, INT4OID};
-	Datum		values[3];
-	Portal		portal;
-	List	   *batches = NIL;
-	List	   *rejects = NIL;
-	int64	   *skip;
-	int			nskip;
-	int64		nrows = 0;
-	int64		nbytes = 0;
-	ListCell   *lc;
-	MemoryContext batch_cxt = CurrentMemoryContext;
-
-	begin_step("securitylake: claiming a batch");
-	values[0] = CStringGetTextDatum(source->name);
-	exec_checked("SELECT pg_catalog.pg_advisory_xact_lock(8466, pg_catalog.hashtext($1))",
-				 1, types, values, NULL, SPI_OK_SELECT);
-	skip = pending_ids(source, &nskip);
-	values[1] = BoolGetDatum(source->route_by_class);
-	values[2] = Int32GetDatum(source->class_uid);
-	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT q.id, q.event, q.region, q.account_id, q.enqueued_at,"
-									   "       pg_catalog.pg_column_size(q.event)"
-									   "  FROM securitylake.queue q"
-									   " WHERE q.source = $1 OR ($2 AND q.source IS NULL"
-									   "       AND q.event->'class_uid' = pg_catalog.to_jsonb($3))"
-									   " ORDER BY q.id",
-									   3, types, values, NULL, true, CURSOR_OPT_NO_SCROLL);
-	while (nrows < source->batch_record_count && nbytes < source->batch_data_size)
-	{
-		uint64		i;
-
-		SPI_cursor_fetch(portal, true, CLAIM_FETCH_ROWS);
-		if (SPI_processed == 0)
-			break;
-		for (i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			MemoryContext old;
-			SlEvent    *ev;
-			char	   *region = NULL;
-			char	   *account = NULL;
-			int32		day = 0;
-
-			if (nrows >= source->batch_record_count || nbytes >= source->batch_data_size)
-				break;
-			if (nskip > 0 && bsearch(&id, skip, nskip, sizeof(int64), compare_int64) != NULL)
-				continue;
-			old = MemoryContextSwitchTo(batch_cxt);
-			ev = event_from_tuple(tup, desc);
-			nbytes += DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
-			nrows++;
-			classify_event(source, ev, &region, &account, &day);
-			if (ev->reject)
-				rejects = lappend(rejects, ev);
-			else
-				batch_add(partition_batch(&batches, source, region, account, day), ev);
-			MemoryContextSwitchTo(old);
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
-	SPI_cursor_close(portal);
-	*full = nrows >= source->batch_record_count || nbytes >= source->batch_data_size;
-
-	dead_letter_rejects(source, rejects);
-	foreach(lc, batches)
-	{
-		MemoryContext old = MemoryContextSwitchTo(batch_cxt);
-
-		record_batch(lfirst(lc));
-		MemoryContextSwitchTo(old);
-	}
-	end_step();
-	return batches;
-}
-
-/* ----------------------------------------------------------------
- * Pending batches left by a crash or a failed upload
- * ---------------------------------------------------------------- */
-
-static SlBatch *
-pending_from_tuple(List *sources, HeapTuple tup, TupleDesc desc)
-{
-	SlBatch    *b;
-	SlSource   *source;
-	char	   *name = copy_text_or_null(tup, desc, 2);
-	bool		isnull;
-
-	source = find_source(sources, name);
-	if (source == NULL)
-		return NULL;			/* source dropped: drop_source removes its batches */
-	b = new_batch(source, copy_text_or_null(tup, desc, 3), copy_text_or_null(tup, desc, 4),
-				  DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull)));
-	b->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-	b->object_key = copy_text_or_null(tup, desc, 6);
-	b->upload_id = copy_text_or_null(tup, desc, 7);
-	b->attempts = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
-	return b;
-}
-
-/* Lock and load the pending batches of due sources that no other worker holds. */
-static List *
-take_pending_batches(List *sources)
-{
-	List	   *batches = NIL;
-	uint64		i;
-	TimestampTz now = GetCurrentTimestamp();
-
-	begin_step("securitylake: looking for pending batches");
-	exec_checked("SELECT b.id, b.source, b.region, b.account_id, b.event_day - date '1970-01-01',"
-				 "       b.object_key, b.upload_id, b.attempts"
-				 "  FROM securitylake.batch b"
-				 " WHERE pg_catalog.pg_try_advisory_lock(8467, b.id::int)"
-				 " ORDER BY b.id",
-				 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		MemoryContext old = MemoryContextSwitchTo(cycle_cxt);
-		SlBatch    *b = pending_from_tuple(sources, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
-
-		MemoryContextSwitchTo(old);
-		if (b != NULL && source_due(b->source, now))
-			batches = lappend(batches, b);
-		else
-		{
-			Oid			t = INT8OID;
-			bool		isnull;
-			Datum		v = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-
-			exec_checked("SELECT pg_catalog.pg_advisory_unlock(8467, $1::int)", 1, &t, &v, NULL, SPI_OK_SELECT);
-		}
-	}
-	end_step();
-	return batches;
-}
-
-/* Re-read a pending batch's rows; the events come back exactly as claimed. */
-static void
-load_batch_events(SlBatch *b)
-{
-	Oid			types[1] = {INT8OID};
-	Datum		values[1];
-	uint64		i;
-
-	values[0] = Int64GetDatum(b->id);
-	begin_step("securitylake: reloading a pending batch");
-	exec_checked("SELECT q.id, q.event, q.region, q.account_id, q.enqueued_at"
-				 "  FROM securitylake.queue q, securitylake.batch b"
-				 " WHERE b.id = $1 AND q.id = ANY (b.ids)"
-				 " ORDER BY q.id",
-				 1, types, values, NULL, SPI_OK_SELECT);
-	for (i = 0; i < SPI_processed; i++)
-	{
-		MemoryContext old = MemoryContextSwitchTo(cycle_cxt);
-		SlEvent    *ev = event_from_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
-		char	   *region,
-				   *account;
-		int32		day;
-
-		classify_event(b->source, ev, &region, &account, &day);
-		batch_add(b, ev);
-		MemoryContextSwitchTo(old);
-	}
-	end_step();
-}
-
-/* ----------------------------------------------------------------
- * Steps 2 and 3: encode, upload, commit
- * ---------------------------------------------------------------- */
-
-static void
-commit_batch(SlBatch *b, int64 rows, size_t bytes)
-{
-	Oid			types[6] = {INT8OID, INT8ARRAYOID, TEXTARRAYOID, INT8OID, INT8OID, TEXTOID};
-	Datum		values[6];
-	int64	   *ids = palloc(sizeof(int64) * Max(b->nevents, 1));
-	char	  **reasons = palloc(sizeof(char *) * Max(b->nevents, 1));
-	int			nrejects = 0;
-	int			i;
-
-	for (i = 0; i < b->nevents; i++)
-		if (b->events[i]->reject)
-		{
-			ids[nrejects] = b->events[i]->id;
-			reasons[nrejects++] = b->events[i]->reject;
-		}
-	values[0] = Int64GetDatum(b->id);
-	values[1] = int8_array(ids, nrejects);
-	values[2] = text_array(reasons, nrejects);
-	values[3] = Int64GetDatum(rows);
-	values[4] = Int64GetDatum((int64) bytes);
-	values[5] = CStringGetTextDatum(b->source->name);
-
-	begin_step("securitylake: committing a batch");
-	exec_checked("INSERT INTO securitylake.dead_letter (source, event, region, account_id, reason, enqueued_at)"
-				 "SELECT b.source, q.event, q.region, q.account_id, r.reason, q.enqueued_at"
-				 "  FROM securitylake.batch b"
-				 "  JOIN unnest($2::bigint[], $3::text[]) AS r(id, reason) ON true"
-				 "  JOIN securitylake.queue q ON q.id = r.id"
-				 " WHERE b.id = $1",
-				 3, types, values, NULL, SPI_OK_INSERT);
-	exec_checked("DELETE FROM securitylake.queue q USING securitylake.batch b"
-				 " WHERE b.id = $1 AND q.id = ANY (b.ids)",
-				 1, types, values, NULL, SPI_OK_DELETE);
-	if (rows > 0)
-		exec_checked("INSERT INTO securitylake.uploads"
-					 "       (source, object_key, region, account_id, event_day, rows, bytes, attempts)"
-					 "SELECT source, object_key, region, account_id, event_day, $4, $5, attempts + 1"
-					 "  FROM securitylake.batch WHERE id = $1",
-					 5, types, values, NULL, SPI_OK_INSERT);
-	exec_checked("DELETE FROM securitylake.batch WHERE id = $1", 1, types, values, NULL, SPI_OK_DELETE);
-	exec_checked("UPDATE securitylake.source_state"
-				 "   SET last_upload_at = CASE WHEN $4 > 0 THEN now() ELSE last_upload_at END,"
-				 "       last_error = NULL, failures = 0, next_attempt_at = NULL"
-				 " WHERE source = $6",
-				 6, types, values, NULL, SPI_OK_UPDATE);
-	sl_test_fault_point("committed-before");
-	end_step();
-	b->source->failures = 0;
-	b->source->next_attempt_at = 0;
-}
-
-static void
-count_attempt(SlBatch *b)
-{
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(b->id)};
-
-	begin_step("securitylake: counting an upload attempt");
-	exec_checked("UPDATE securitylake.batch SET attempts = attempts + 1 WHERE id = $1",
-				 1, types, values, NULL, SPI_OK_UPDATE);
-	end_step();
-}
-
-static void
-release_batch(SlBatch *b)
-{
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(b->id)};
-
-	begin_step("securitylake: releasing a batch");
-	exec_checked("SELECT pg_catalog.pg_advisory_unlock(8467, $1::int)", 1, types, values, NULL, SPI_OK_SELECT);
-	end_step();
-}
-
-/*
- * Encode a batch (events sorted by time), upload it, commit it. Returns false
- * when the upload failed; the batch then stays pending for a later attempt.
- */
-static bool
-deliver_batch(SlBatch *b)
-{
-	SlEncoder  *enc;
-	StringInfoData out;
-	int64		rows = 0;
-	char	   *error = NULL;
-	int			i;
-
-	qsort(b->events, b->nevents, sizeof(SlEvent *), compare_events);
-	enc = sl_encoder_begin(b->source);
-	for (i = 0; i < b->nevents; i++)
-	{
-		SlEvent    *ev = b->events[i];
-
-		if (ev->reject == NULL)
-			sl_encoder_add(enc, ev->event, &ev->reject);
-	}
-	initStringInfo(&out);
-	sl_encoder_finish(enc, &out, &rows);
-	sl_test_fault_point("claimed");
-
-	if (rows > 0)
-	{
-		pgstat_report_activity(STATE_RUNNING, "securitylake: uploading a batch");
-		if (!sl_upload_object(b->source, b, out.data, out.len, &error))
-		{
-			count_attempt(b);
-			record_failure(b->source, error);
-			release_batch(b);
-			return false;
-		}
-	}
-	sl_test_fault_point("uploaded");
-	commit_batch(b, rows, out.len);
-	sl_test_fault_point("committed");
-	release_batch(b);
-	return true;
+	return source_runtime(source->name)->last_drain_at + source->publish_rate_ms * 1000;
 }
 
 /* ----------------------------------------------------------------
@@ -804,18 +303,29 @@ drain_source(SlSource *source)
 		if (ShutdownRequestPending)
 			break;
 		old = MemoryContextSwitchTo(batch_cxt);
-		batches = claim(source, &full);
+		batches = sl_claim(source, &full);
 		foreach(lc, batches)
 		{
-			if (ok)
-				ok = deliver_batch(lfirst(lc));
-			else
-				release_batch(lfirst(lc));
+			char	   *error = NULL;
+
+			if (!ok)
+				sl_release_batch(lfirst(lc));
+			else if (!(ok = sl_deliver_batch(lfirst(lc), &error)))
+				record_failure(source, error);
 		}
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(batch_cxt);
-		if (!ok || !full)
+		if (!ok)
 			break;
+		if (!full)
+		{
+			SlSourceRuntime *rt = source_runtime(source->name);
+
+			rt->last_drain_at = GetCurrentTimestamp();
+			rt->queued_rows = 0;
+			rt->queued_bytes = 0;
+			break;
+		}
 	}
 	MemoryContextDelete(batch_cxt);
 }
@@ -824,8 +334,8 @@ drain_source(SlSource *source)
 static void
 dead_letter_unroutable(void)
 {
-	begin_step("securitylake: dead-lettering unroutable events");
-	exec_checked("WITH bad AS ("
+	sl_begin_step("securitylake: dead-lettering unroutable events");
+	sl_exec("WITH bad AS ("
 				 "  SELECT q.id FROM securitylake.queue q"
 				 "   WHERE CASE WHEN q.source IS NOT NULL"
 				 "              THEN NOT EXISTS (SELECT 1 FROM securitylake.source s WHERE s.name = q.source)"
@@ -842,7 +352,7 @@ dead_letter_unroutable(void)
 				 "            ELSE pg_catalog.format('no source for class_uid %s', m.event->'class_uid') END,"
 				 "       m.enqueued_at FROM moved m",
 				 0, NULL, NULL, NULL, SPI_OK_INSERT);
-	end_step();
+	sl_end_step();
 }
 
 static void
@@ -885,26 +395,33 @@ guarded(void (*step) (SlSource *), SlSource *source)
 	PG_END_TRY();
 }
 
+/* Deliver the batches a crash or a failed upload left behind. */
 static void
 deliver_pending_step(SlSource *unused)
 {
 	List	   *sources = load_sources();
-	List	   *pending = take_pending_batches(sources);
+	List	   *pending;
 	ListCell   *lc;
+	MemoryContext old = MemoryContextSwitchTo(cycle_cxt);
 
 	(void) unused;
+	pending = sl_take_pending_batches(sources);
 	foreach(lc, pending)
 	{
 		SlBatch    *b = lfirst(lc);
+		char	   *error = NULL;
 
-		if (b->source->next_attempt_at > GetCurrentTimestamp() && !flush_mode)
+		if (!b->source->enabled ||
+			(b->source->next_attempt_at > GetCurrentTimestamp() && !flush_mode))
+			sl_release_batch(b);
+		else
 		{
-			release_batch(b);
-			continue;
+			sl_load_batch_events(b);
+			if (!sl_deliver_batch(b, &error))
+				record_failure(b->source, error);
 		}
-		load_batch_events(b);
-		deliver_batch(b);
 	}
+	MemoryContextSwitchTo(old);
 }
 
 static void
@@ -914,26 +431,45 @@ unroutable_step(SlSource *unused)
 	dead_letter_unroutable();
 }
 
-/* One pass over all sources. Returns when there is nothing more to do now. */
 static void
+count_step(SlSource *unused)
+{
+	(void) unused;
+	count_new_arrivals();
+}
+
+/*
+ * One pass over all sources. Returns how long the worker may sleep before
+ * something becomes due (a publish rate or a backoff ending).
+ */
+static long
 run_cycle(void)
 {
 	List	   *sources;
 	ListCell   *lc;
 	TimestampTz now;
+	TimestampTz wake = 0;
 
 	MemoryContextReset(cycle_cxt);
 	guarded(deliver_pending_step, NULL);
 	guarded(unroutable_step, NULL);
+	guarded(count_step, NULL);
 	sources = load_sources();
 	now = GetCurrentTimestamp();
 	foreach(lc, sources)
 	{
 		SlSource   *source = lfirst(lc);
+		TimestampTz due;
 
 		if (source_due(source, now))
 			guarded(drain_source, source);
+		due = Max(next_publish_at(source), source->next_attempt_at);
+		if (wake == 0 || due < wake)
+			wake = due;
 	}
+	if (wake == 0)
+		return sl_naptime_ms;
+	return Max(10, Min((long) sl_naptime_ms, (long) ((wake - GetCurrentTimestamp()) / 1000)));
 }
 
 /* ----------------------------------------------------------------
@@ -968,6 +504,7 @@ securitylake_worker_main(Datum main_arg)
 	while (!ShutdownRequestPending)
 	{
 		uint64		ticket = pg_atomic_read_u64(&sl_shared->flush_requested);
+		long		sleep_ms = sl_naptime_ms;
 
 		if (ConfigReloadPending)
 		{
@@ -977,7 +514,7 @@ securitylake_worker_main(Datum main_arg)
 		if (extension_installed())
 		{
 			flush_mode = ticket != seen_ticket;
-			run_cycle();
+			sleep_ms = run_cycle();
 			flush_mode = false;
 			if (ticket != seen_ticket)
 			{
@@ -993,7 +530,7 @@ securitylake_worker_main(Datum main_arg)
 		if (pg_atomic_read_u64(&sl_shared->flush_requested) != seen_ticket)
 			continue;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 sl_naptime_ms, PG_WAIT_EXTENSION);
+						 sleep_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -1010,7 +547,7 @@ securitylake_flush_worker_main(Datum main_arg)
 	if (extension_installed())
 	{
 		flush_mode = true;
-		run_cycle();
+		(void) run_cycle();
 	}
 	proc_exit(0);
 }

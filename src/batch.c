@@ -1,0 +1,561 @@
+/*-------------------------------------------------------------------------
+ *
+ * batch.c
+ *		Batches: claim (step 1), deliver = encode + upload (step 2) and
+ *		commit (step 3) — see worker.c for the protocol and why it is
+ *		exactly once.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "securitylake.h"
+
+/* How many queue rows one SPI fetch brings while claiming. */
+#define CLAIM_FETCH_ROWS 2000
+
+/* ----------------------------------------------------------------
+ * Batches in memory
+ * ---------------------------------------------------------------- */
+
+static SlBatch *
+new_batch(SlSource *source, const char *region, const char *account, int32 day)
+{
+	SlBatch    *b = palloc0(sizeof(SlBatch));
+
+	b->source = source;
+	b->region = pstrdup(region);
+	b->account_id = pstrdup(account);
+	b->event_day = day;
+	b->maxevents = 64;
+	b->events = palloc(sizeof(SlEvent *) * b->maxevents);
+	return b;
+}
+
+static void
+batch_add(SlBatch *b, SlEvent *ev)
+{
+	if (b->nevents == b->maxevents)
+	{
+		b->maxevents *= 2;
+		b->events = repalloc_huge(b->events, sizeof(SlEvent *) * b->maxevents);
+	}
+	b->events[b->nevents++] = ev;
+}
+
+static int
+compare_events(const void *a, const void *b)
+{
+	const SlEvent *x = *(SlEvent *const *) a;
+	const SlEvent *y = *(SlEvent *const *) b;
+
+	if (x->time_ms != y->time_ms)
+		return x->time_ms < y->time_ms ? -1 : 1;
+	return x->id < y->id ? -1 : (x->id > y->id ? 1 : 0);
+}
+
+static const char *const cloud_region_path[] = {"cloud", "region"};
+static const char *const cloud_account_path[] = {"cloud", "account", "uid"};
+
+/*
+ * Work out an event's time and partition. On failure ev->reject says why.
+ * region = row ?? event cloud.region ?? source; account likewise with
+ * cloud.account.uid; eventDay = UTC day of time.
+ */
+static void
+classify_event(SlSource *source, SlEvent *ev, char **region, char **account, int32 *day)
+{
+	char	   *reason = NULL;
+
+	if (!sl_event_time_ms(ev->event, &ev->time_ms, &reason))
+	{
+		ev->reject = reason;
+		return;
+	}
+	*region = ev->region ? ev->region : sl_event_string_at(ev->event, cloud_region_path, 2);
+	if (*region == NULL)
+		*region = source->region;
+	*account = ev->account_id ? ev->account_id : sl_event_string_at(ev->event, cloud_account_path, 3);
+	if (*account == NULL)
+		*account = source->account_id;
+	if (!sl_valid_region(*region))
+		ev->reject = psprintf("region \"%s\" is not an AWS region name", *region);
+	else if (!sl_valid_account(*account))
+		ev->reject = psprintf("account \"%s\" is not a 12-digit AWS account id, \"external\" or \"external_<id>\"", *account);
+	/* time is positive (sl_event_time_ms bounds it), so division floors. */
+	*day = (int32) (ev->time_ms / (INT64CONST(1000) * SECS_PER_DAY));
+}
+
+static SlEvent *
+event_from_tuple(HeapTuple tup, TupleDesc desc)
+{
+	SlEvent    *ev = palloc0(sizeof(SlEvent));
+	bool		isnull;
+
+	ev->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	ev->event = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 2, &isnull));
+	ev->region = sl_text_or_null(tup, desc, 3);
+	ev->account_id = sl_text_or_null(tup, desc, 4);
+	ev->enqueued_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &isnull));
+	return ev;
+}
+
+/* Place a classified event into the batch of its partition (linear: few partitions). */
+static SlBatch *
+partition_batch(List **batches, SlSource *source, const char *region, const char *account, int32 day)
+{
+	ListCell   *lc;
+	SlBatch    *b;
+
+	foreach(lc, *batches)
+	{
+		b = lfirst(lc);
+		if (b->event_day == day && strcmp(b->region, region) == 0 && strcmp(b->account_id, account) == 0)
+			return b;
+	}
+	b = new_batch(source, region, account, day);
+	*batches = lappend(*batches, b);
+	return b;
+}
+
+/* ----------------------------------------------------------------
+ * Step 1: claim
+ * ---------------------------------------------------------------- */
+
+/* Dead-letter events rejected while claiming, in the claim transaction. */
+static void
+dead_letter_rejects(SlSource *source, List *rejects)
+{
+	int			n = list_length(rejects);
+	int64	   *ids;
+	char	  **reasons;
+	Oid			types[3] = {TEXTOID, INT8ARRAYOID, TEXTARRAYOID};
+	Datum		values[3];
+	int			i = 0;
+	ListCell   *lc;
+
+	if (n == 0)
+		return;
+	ids = palloc(sizeof(int64) * n);
+	reasons = palloc(sizeof(char *) * n);
+	foreach(lc, rejects)
+	{
+		SlEvent    *ev = lfirst(lc);
+
+		ids[i] = ev->id;
+		reasons[i++] = ev->reject;
+	}
+	values[0] = CStringGetTextDatum(source->name);
+	values[1] = sl_int8_array(ids, n);
+	values[2] = sl_text_array(reasons, n);
+	sl_exec("WITH r AS (SELECT * FROM unnest($2::bigint[], $3::text[]) AS r(id, reason)),"
+				 "     moved AS (INSERT INTO securitylake.dead_letter"
+				 "                      (source, event, region, account_id, reason, enqueued_at)"
+				 "               SELECT $1, q.event, q.region, q.account_id, r.reason, q.enqueued_at"
+				 "                 FROM securitylake.queue q JOIN r ON r.id = q.id"
+				 "               RETURNING 1)"
+				 "DELETE FROM securitylake.queue q USING r WHERE q.id = r.id",
+				 3, types, values, NULL, SPI_OK_DELETE);
+}
+
+/* Record one batch: batch id from the identity, key with a fresh nonce. */
+static void
+record_batch(SlBatch *b)
+{
+	Oid			types[7] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8ARRAYOID};
+	Datum		values[7];
+	int64	   *ids = palloc(sizeof(int64) * b->nevents);
+	uint64		nonce;
+	bool		isnull;
+	int			i;
+
+	sl_exec("SELECT nextval(pg_catalog.pg_get_serial_sequence('securitylake.batch', 'id'))",
+				 0, NULL, NULL, NULL, SPI_OK_SELECT);
+	b->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (!pg_strong_random(&nonce, sizeof(nonce)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("securitylake: could not generate a random object key nonce")));
+	b->object_key = sl_object_key(b, nonce);
+	for (i = 0; i < b->nevents; i++)
+		ids[i] = b->events[i]->id;
+	values[0] = Int64GetDatum(b->id);
+	values[1] = CStringGetTextDatum(b->source->name);
+	values[2] = CStringGetTextDatum(b->region);
+	values[3] = CStringGetTextDatum(b->account_id);
+	values[4] = Int32GetDatum(b->event_day);
+	values[5] = CStringGetTextDatum(b->object_key);
+	values[6] = sl_int8_array(ids, b->nevents);
+	sl_exec("INSERT INTO securitylake.batch"
+				 "       (id, source, region, account_id, event_day, object_key, ids)"
+				 "OVERRIDING SYSTEM VALUE "
+				 "VALUES ($1, $2, $3, $4, date '1970-01-01' + $5, $6, $7)",
+				 7, types, values, NULL, SPI_OK_INSERT);
+	/* Held until this worker commits or gives up the batch: keeps re-drives away. */
+	values[0] = Int64GetDatum(b->id);
+	sl_exec("SELECT pg_catalog.pg_advisory_lock(8467, $1::int)", 1, types, values, NULL, SPI_OK_SELECT);
+}
+
+/* The queue ids held by a source's pending batches, sorted, to skip while claiming. */
+static int64 *
+pending_ids(SlSource *source, int *n)
+{
+	Oid			types[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(source->name)};
+	int64	   *ids;
+	uint64		i;
+
+	sl_exec("SELECT i FROM securitylake.batch b, unnest(b.ids) AS i"
+				 " WHERE b.source = $1 ORDER BY i",
+				 1, types, values, NULL, SPI_OK_SELECT);
+	*n = (int) SPI_processed;
+	ids = palloc(sizeof(int64) * Max(*n, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+
+		ids[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	return ids;
+}
+
+static int
+compare_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/*
+ * Claim up to one batch-size worth of a source's queued rows, oldest first,
+ * skipping rows of its pending batches. Per-source advisory lock: claims of
+ * one source are serialised across workers, and the pending list is read
+ * after it is taken, so no two batches ever hold the same row.
+ */
+List *
+sl_claim(SlSource *source, bool *full)
+{
+	Oid			types[3] = {TEXTOID, BOOLOID, INT4OID};
+	Datum		values[3];
+	Portal		portal;
+	List	   *batches = NIL;
+	List	   *rejects = NIL;
+	int64	   *skip;
+	int			nskip;
+	int64		nrows = 0;
+	int64		nbytes = 0;
+	ListCell   *lc;
+	MemoryContext batch_cxt = CurrentMemoryContext;
+
+	sl_begin_step("securitylake: claiming a batch");
+	values[0] = CStringGetTextDatum(source->name);
+	sl_exec("SELECT pg_catalog.pg_advisory_xact_lock(8466, pg_catalog.hashtext($1))",
+				 1, types, values, NULL, SPI_OK_SELECT);
+	skip = pending_ids(source, &nskip);
+	values[1] = BoolGetDatum(source->route_by_class);
+	values[2] = Int32GetDatum(source->class_uid);
+	portal = SPI_cursor_open_with_args(NULL,
+									   "SELECT q.id, q.event, q.region, q.account_id, q.enqueued_at,"
+									   "       pg_catalog.pg_column_size(q.event)"
+									   "  FROM securitylake.queue q"
+									   " WHERE q.source = $1 OR ($2 AND q.source IS NULL"
+									   "       AND q.event->'class_uid' = pg_catalog.to_jsonb($3))"
+									   " ORDER BY q.id",
+									   3, types, values, NULL, true, CURSOR_OPT_NO_SCROLL);
+	while (nrows < source->batch_record_count && nbytes < source->batch_data_size)
+	{
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, CLAIM_FETCH_ROWS);
+		if (SPI_processed == 0)
+			break;
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			MemoryContext old;
+			SlEvent    *ev;
+			char	   *region = NULL;
+			char	   *account = NULL;
+			int32		day = 0;
+
+			if (nrows >= source->batch_record_count || nbytes >= source->batch_data_size)
+				break;
+			if (nskip > 0 && bsearch(&id, skip, nskip, sizeof(int64), compare_int64) != NULL)
+				continue;
+			old = MemoryContextSwitchTo(batch_cxt);
+			ev = event_from_tuple(tup, desc);
+			nbytes += DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+			nrows++;
+			classify_event(source, ev, &region, &account, &day);
+			if (ev->reject)
+				rejects = lappend(rejects, ev);
+			else
+				batch_add(partition_batch(&batches, source, region, account, day), ev);
+			MemoryContextSwitchTo(old);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	*full = nrows >= source->batch_record_count || nbytes >= source->batch_data_size;
+
+	dead_letter_rejects(source, rejects);
+	foreach(lc, batches)
+	{
+		MemoryContext old = MemoryContextSwitchTo(batch_cxt);
+
+		record_batch(lfirst(lc));
+		MemoryContextSwitchTo(old);
+	}
+	sl_end_step();
+	return batches;
+}
+
+/* ----------------------------------------------------------------
+ * Pending batches left by a crash or a failed upload
+ * ---------------------------------------------------------------- */
+
+static SlSource *
+find_source(List *sources, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, sources)
+	{
+		SlSource   *s = lfirst(lc);
+
+		if (strcmp(s->name, name) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+static SlBatch *
+pending_from_tuple(List *sources, HeapTuple tup, TupleDesc desc)
+{
+	SlBatch    *b;
+	SlSource   *source;
+	char	   *name = sl_text_or_null(tup, desc, 2);
+	bool		isnull;
+
+	source = find_source(sources, name);
+	if (source == NULL)
+		return NULL;			/* source dropped: drop_source removes its batches */
+	b = new_batch(source, sl_text_or_null(tup, desc, 3), sl_text_or_null(tup, desc, 4),
+				  DatumGetInt32(SPI_getbinval(tup, desc, 5, &isnull)));
+	b->id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	b->object_key = sl_text_or_null(tup, desc, 6);
+	b->upload_id = sl_text_or_null(tup, desc, 7);
+	b->attempts = DatumGetInt32(SPI_getbinval(tup, desc, 8, &isnull));
+	return b;
+}
+
+/*
+ * Lock (session advisory lock, so no other worker takes them meanwhile) and
+ * load the pending batches that no other worker holds, into the caller's
+ * memory context.
+ */
+List *
+sl_take_pending_batches(List *sources)
+{
+	List	   *batches = NIL;
+	MemoryContext cxt = CurrentMemoryContext;
+	uint64		i;
+
+	sl_begin_step("securitylake: looking for pending batches");
+	sl_exec("SELECT b.id, b.source, b.region, b.account_id, b.event_day - date '1970-01-01',"
+			"       b.object_key, b.upload_id, b.attempts"
+			"  FROM securitylake.batch b"
+			" WHERE pg_catalog.pg_try_advisory_lock(8467, b.id::int)"
+			" ORDER BY b.id",
+			0, NULL, NULL, NULL, SPI_OK_SELECT);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		SlBatch    *b = pending_from_tuple(sources, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
+
+		MemoryContextSwitchTo(old);
+		if (b != NULL)
+			batches = lappend(batches, b);
+		else
+		{
+			Oid			t = INT8OID;
+			bool		isnull;
+			Datum		v = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+
+			sl_exec("SELECT pg_catalog.pg_advisory_unlock(8467, $1::int)", 1, &t, &v, NULL, SPI_OK_SELECT);
+		}
+	}
+	sl_end_step();
+	return batches;
+}
+
+/* Re-read a pending batch's rows; the events come back exactly as claimed. */
+void
+sl_load_batch_events(SlBatch *b)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	MemoryContext cxt = CurrentMemoryContext;
+	uint64		i;
+
+	values[0] = Int64GetDatum(b->id);
+	sl_begin_step("securitylake: reloading a pending batch");
+	sl_exec("SELECT q.id, q.event, q.region, q.account_id, q.enqueued_at"
+				 "  FROM securitylake.queue q, securitylake.batch b"
+				 " WHERE b.id = $1 AND q.id = ANY (b.ids)"
+				 " ORDER BY q.id",
+				 1, types, values, NULL, SPI_OK_SELECT);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		SlEvent    *ev = event_from_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
+		char	   *region,
+				   *account;
+		int32		day;
+
+		classify_event(b->source, ev, &region, &account, &day);
+		batch_add(b, ev);
+		MemoryContextSwitchTo(old);
+	}
+	sl_end_step();
+}
+
+/* ----------------------------------------------------------------
+ * Steps 2 and 3: encode, upload, commit
+ * ---------------------------------------------------------------- */
+
+static void
+commit_batch(SlBatch *b, int64 rows, size_t bytes)
+{
+	Oid			types[6] = {INT8OID, INT8ARRAYOID, TEXTARRAYOID, INT8OID, INT8OID, TEXTOID};
+	Datum		values[6];
+	int64	   *ids = palloc(sizeof(int64) * Max(b->nevents, 1));
+	char	  **reasons = palloc(sizeof(char *) * Max(b->nevents, 1));
+	int			nrejects = 0;
+	int			i;
+
+	for (i = 0; i < b->nevents; i++)
+		if (b->events[i]->reject)
+		{
+			ids[nrejects] = b->events[i]->id;
+			reasons[nrejects++] = b->events[i]->reject;
+		}
+	values[0] = Int64GetDatum(b->id);
+	values[1] = sl_int8_array(ids, nrejects);
+	values[2] = sl_text_array(reasons, nrejects);
+	values[3] = Int64GetDatum(rows);
+	values[4] = Int64GetDatum((int64) bytes);
+	values[5] = CStringGetTextDatum(b->source->name);
+
+	sl_begin_step("securitylake: committing a batch");
+	sl_exec("INSERT INTO securitylake.dead_letter (source, event, region, account_id, reason, enqueued_at)"
+				 "SELECT b.source, q.event, q.region, q.account_id, r.reason, q.enqueued_at"
+				 "  FROM securitylake.batch b"
+				 "  JOIN unnest($2::bigint[], $3::text[]) AS r(id, reason) ON true"
+				 "  JOIN securitylake.queue q ON q.id = r.id"
+				 " WHERE b.id = $1",
+				 3, types, values, NULL, SPI_OK_INSERT);
+	sl_exec("DELETE FROM securitylake.queue q USING securitylake.batch b"
+				 " WHERE b.id = $1 AND q.id = ANY (b.ids)",
+				 1, types, values, NULL, SPI_OK_DELETE);
+	if (rows > 0)
+		sl_exec("INSERT INTO securitylake.uploads"
+					 "       (source, object_key, region, account_id, event_day, rows, bytes, attempts)"
+					 "SELECT source, object_key, region, account_id, event_day, $4, $5, attempts + 1"
+					 "  FROM securitylake.batch WHERE id = $1",
+					 5, types, values, NULL, SPI_OK_INSERT);
+	sl_exec("DELETE FROM securitylake.batch WHERE id = $1", 1, types, values, NULL, SPI_OK_DELETE);
+	sl_exec("UPDATE securitylake.source_state"
+				 "   SET last_upload_at = CASE WHEN $4 > 0 THEN now() ELSE last_upload_at END,"
+				 "       last_error = NULL, failures = 0, next_attempt_at = NULL"
+				 " WHERE source = $6",
+				 6, types, values, NULL, SPI_OK_UPDATE);
+	sl_test_fault_point("committed-before");
+	sl_end_step();
+	b->source->failures = 0;
+	b->source->next_attempt_at = 0;
+}
+
+static void
+count_attempt(SlBatch *b)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(b->id)};
+
+	sl_begin_step("securitylake: counting an upload attempt");
+	sl_exec("UPDATE securitylake.batch SET attempts = attempts + 1 WHERE id = $1",
+				 1, types, values, NULL, SPI_OK_UPDATE);
+	sl_end_step();
+}
+
+void
+sl_release_batch(SlBatch *b)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(b->id)};
+
+	sl_begin_step("securitylake: releasing a batch");
+	sl_exec("SELECT pg_catalog.pg_advisory_unlock(8467, $1::int)", 1, types, values, NULL, SPI_OK_SELECT);
+	sl_end_step();
+}
+
+/*
+ * Encode a batch (events sorted by time), upload it, commit it. Returns false
+ * with *error set when the upload failed; the batch then stays pending for a
+ * later attempt (and is released).
+ */
+bool
+sl_deliver_batch(SlBatch *b, char **error)
+{
+	SlEncoder  *enc;
+	StringInfoData out;
+	int64		rows = 0;
+	int			i;
+
+	qsort(b->events, b->nevents, sizeof(SlEvent *), compare_events);
+	enc = sl_encoder_begin(b->source);
+	for (i = 0; i < b->nevents; i++)
+	{
+		SlEvent    *ev = b->events[i];
+
+		if (ev->reject == NULL)
+			sl_encoder_add(enc, ev->event, &ev->reject);
+	}
+	initStringInfo(&out);
+	sl_encoder_finish(enc, &out, &rows);
+	sl_test_fault_point("claimed");
+
+	if (rows > 0)
+	{
+		pgstat_report_activity(STATE_RUNNING, "securitylake: uploading a batch");
+		if (!sl_upload_object(b->source, b, out.data, out.len, error))
+		{
+			count_attempt(b);
+			sl_release_batch(b);
+			return false;
+		}
+	}
+	sl_test_fault_point("uploaded");
+	commit_batch(b, rows, out.len);
+	sl_test_fault_point("committed");
+	sl_release_batch(b);
+	return true;
+}
+
