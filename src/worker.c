@@ -222,7 +222,7 @@ count_new_arrivals(void)
 	uint64		i;
 
 	sl_begin_step("securitylake: counting new events");
-	sl_exec("SELECT coalesce(q.source, s.name), count(*), sum(pg_catalog.pg_column_size(q.event)), max(q.id)"
+	sl_exec("SELECT coalesce(q.source, s.name), count(*), sum(pg_catalog.pg_column_size(q.event))::bigint, max(q.id)"
 				 "  FROM securitylake.queue q"
 				 "  LEFT JOIN securitylake.source s ON q.source IS NULL AND s.route_by_class"
 				 "       AND q.event->'class_uid' = pg_catalog.to_jsonb(s.class_uid)"
@@ -241,7 +241,7 @@ count_new_arrivals(void)
 			SlSourceRuntime *rt = source_runtime(name);
 
 			rt->queued_rows += DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-			rt->queued_bytes += DatumGetInt64(DirectFunctionCall1(numeric_int8, SPI_getbinval(tup, desc, 3, &isnull)));
+			rt->queued_bytes += DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 		}
 		counted_upto_id = Max(counted_upto_id, maxid);
 	}
