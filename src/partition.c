@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "access/xlog.h"
+#include "common/int.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -30,33 +31,75 @@
 
 /*
  * A JSON number as int64, strictly: integral (a zero fraction such as 5.0 is
- * accepted), finite, within int64. Goes through numeric_out because PostgreSQL
- * 15 exports no non-throwing numeric → int8 conversion.
+ * accepted), finite, within int64.
+ *
+ * PostgreSQL 15 exports no non-throwing numeric → int8 conversion, and going
+ * through numeric_out costs ~10× more than the rest of a value's shredding,
+ * so this reads numeric's on-disk format (stable: pg_upgrade keeps it) —
+ * base-10000 digits with a weight — directly.
  */
+#define SL_NUMERIC_SIGN_MASK	0xC000
+#define SL_NUMERIC_NEG			0x4000
+#define SL_NUMERIC_SHORT		0x8000
+#define SL_NUMERIC_SPECIAL		0xC000
+#define SL_NUMERIC_SHORT_SIGN	0x2000
+#define SL_NUMERIC_SHORT_WSIGN	0x0040
+#define SL_NUMERIC_SHORT_WMASK	0x003F
+#define SL_NBASE				10000
+
 SlNumResult
 sl_numeric_int64(Numeric num, int64 *out)
 {
-	char	   *text;
-	char	   *end;
-	char	   *dot;
-	long long	value;
+	const char *data = VARDATA_ANY(num);
+	size_t		size = VARSIZE_ANY_EXHDR(num);
+	uint16		header;
+	const int16 *digits;
+	int			ndigits;
+	int			weight;
+	bool		negative;
+	int64		value = 0;
+	int			i;
 
-	if (numeric_is_nan(num) || numeric_is_inf(num))
-		return SL_NUM_RANGE;
-	text = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(num)));
-	dot = strchr(text, '.');
-	if (dot != NULL)
+	memcpy(&header, data, sizeof(uint16));
+	if ((header & SL_NUMERIC_SIGN_MASK) == SL_NUMERIC_SPECIAL)
+		return SL_NUM_RANGE;	/* NaN, ±Infinity */
+	if ((header & SL_NUMERIC_SIGN_MASK) == SL_NUMERIC_SHORT)
 	{
-		if (dot[1 + strspn(dot + 1, "0")] != '\0')
-			return SL_NUM_FRACTION;
-		*dot = '\0';
+		negative = (header & SL_NUMERIC_SHORT_SIGN) != 0;
+		weight = (header & SL_NUMERIC_SHORT_WMASK) |
+			((header & SL_NUMERIC_SHORT_WSIGN) ? ~SL_NUMERIC_SHORT_WMASK : 0);
+		digits = (const int16 *) (data + sizeof(uint16));
+		ndigits = (int) ((size - sizeof(uint16)) / sizeof(int16));
 	}
-	errno = 0;
-	value = strtoll(text, &end, 10);
-	if (errno == ERANGE || *end != '\0')
-		return SL_NUM_RANGE;
-	pfree(text);
-	*out = (int64) value;
+	else
+	{
+		int16		w;
+
+		negative = (header & SL_NUMERIC_SIGN_MASK) == SL_NUMERIC_NEG;
+		memcpy(&w, data + sizeof(uint16), sizeof(int16));
+		weight = w;
+		digits = (const int16 *) (data + 2 * sizeof(uint16));
+		ndigits = (int) ((size - 2 * sizeof(uint16)) / sizeof(int16));
+	}
+	/* Trailing zero digits are never stored: any digit past the units is a fraction. */
+	if (ndigits > weight + 1)
+		return SL_NUM_FRACTION;
+	for (i = 0; i <= weight; i++)
+	{
+		int16		d = i < ndigits ? digits[i] : 0;
+
+		/* Accumulate negatively: INT64_MIN has no positive twin. */
+		if (pg_mul_s64_overflow(value, SL_NBASE, &value) ||
+			pg_sub_s64_overflow(value, d, &value))
+			return SL_NUM_RANGE;
+	}
+	if (!negative)
+	{
+		if (value == PG_INT64_MIN)
+			return SL_NUM_RANGE;
+		value = -value;
+	}
+	*out = value;
 	return SL_NUM_OK;
 }
 

@@ -42,7 +42,8 @@ typedef struct SlNode
 	int			nchildren;
 	struct SlNode **children;	/* groups: sorted by key for binary search */
 	struct SlNode *unmapped;	/* root only: the MAP<STRING,STRING> catch-all, if any */
-	void	   *pq;				/* the Parquet schema node, set when the writer is built */
+	int32		pq;				/* its Parquet field (pq_field), set by the shredder */
+	int32		pq_key;			/* SL_MAP: the key leaf */
 } SlNode;
 
 extern SlNode *sl_schema_from_tags(Jsonb *schema);
