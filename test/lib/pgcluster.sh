@@ -23,6 +23,7 @@ listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir'
 shared_preload_libraries = 'securitylake, pg_cron'
 cron.database_name = '$db'
+cron.host = '127.0.0.1'
 securitylake.database = '$db'
 fsync = off
 synchronous_commit = off
