@@ -170,10 +170,14 @@ dead_letter_rejects(SlSource *source, List *rejects)
 				 3, types, values, NULL, SPI_OK_DELETE);
 }
 
-/* Record one batch: batch id from the identity, key with a fresh nonce. */
+/*
+ * Record one batch: batch id from the identity, key with a fresh nonce. The
+ * key is allocated in cxt: every SPI call returns to SPI's own context.
+ */
 static void
-record_batch(SlBatch *b)
+record_batch(SlBatch *b, MemoryContext cxt)
 {
+	MemoryContext old;
 	Oid			types[7] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT8ARRAYOID};
 	Datum		values[7];
 	int64	   *ids = palloc(sizeof(int64) * b->nevents);
@@ -188,7 +192,9 @@ record_batch(SlBatch *b)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("securitylake: could not generate a random object key nonce")));
+	old = MemoryContextSwitchTo(cxt);
 	b->object_key = sl_object_key(b, nonce);
+	MemoryContextSwitchTo(old);
 	for (i = 0; i < b->nevents; i++)
 		ids[i] = b->events[i]->id;
 	values[0] = Int64GetDatum(b->id);
@@ -317,12 +323,7 @@ sl_claim(SlSource *source, bool *full)
 
 	dead_letter_rejects(source, rejects);
 	foreach(lc, batches)
-	{
-		MemoryContext old = MemoryContextSwitchTo(batch_cxt);
-
-		record_batch(lfirst(lc));
-		MemoryContextSwitchTo(old);
-	}
+		record_batch(lfirst(lc), batch_cxt);
 	sl_end_step();
 	return batches;
 }
