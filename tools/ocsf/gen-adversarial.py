@@ -436,11 +436,13 @@ def main():
     ap.add_argument("--large", metavar="DIR")
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--schema-dir", default=os.path.join(REPO, "..", "shared", "ocsf-schema"))
+    ap.add_argument("--out-dir", default=os.path.join(REPO, "test", "ocsf"),
+                    help="where --write puts invalid/ and valid/ (default test/ocsf)")
     args = ap.parse_args()
     inv, val = invalid_cases(), valid_cases()
     if args.write:
-        write(os.path.join(REPO, "test", "ocsf", "invalid", "invalid.json"), inv)
-        write(os.path.join(REPO, "test", "ocsf", "valid", "valid.json"), val)
+        write(os.path.join(args.out_dir, "invalid", "invalid.json"), inv)
+        write(os.path.join(args.out_dir, "valid", "valid.json"), val)
     if args.large:
         big_inv, big_val = large_cases()
         write(os.path.join(args.large, "invalid-large.json"), big_inv)
