@@ -79,7 +79,8 @@ classify_event(SlSource *source, SlEvent *ev, char **region, char **account, int
 {
 	char	   *reason = NULL;
 
-	if (!sl_event_time_ms(ev->event, &ev->time_ms, &reason))
+	if (!sl_event_time_ms(ev->event, &ev->time_ms, &reason) ||
+		!sl_event_class_matches(ev->event, source->class_uid, &reason))
 	{
 		ev->reject = reason;
 		return;

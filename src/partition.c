@@ -159,6 +159,32 @@ sl_event_time_ms(Jsonb *event, int64 *time_ms, char **reason)
 }
 
 /*
+ * Security Lake takes one OCSF class per source: an event naming another
+ * class is rejected, whichever way it was routed here. (An absent class_uid
+ * is left to the schema's required-attribute check.)
+ */
+bool
+sl_event_class_matches(Jsonb *event, int class_uid, char **reason)
+{
+	JsonbValue	v;
+	int64		uid;
+
+	if (object_field(&event->root, "class_uid", &v) == NULL)
+		return true;
+	if (v.type != jbvNumeric || sl_numeric_int64(v.val.numeric, &uid) != SL_NUM_OK)
+	{
+		*reason = pstrdup("expected integer at class_uid");
+		return false;
+	}
+	if (uid != class_uid)
+	{
+		*reason = psprintf("class_uid " INT64_FORMAT " does not match the source's class_uid %d", uid, class_uid);
+		return false;
+	}
+	return true;
+}
+
+/*
  * The string at a path of object keys (e.g. {"cloud","account","uid"}), or
  * NULL when absent or not a string.
  */

@@ -212,6 +212,7 @@ node_from_json(JsonbContainer *obj, const char *parent_path, bool is_root)
 	node->name = f.name;
 	node->key = ascii_lower(f.inname ? f.inname : f.name);
 	node->required = f.repetitiontype == NULL ? is_root : eq(f.repetitiontype, "REQUIRED");
+	node->must_exist = node->required && !is_root;
 	node->repeated = eq(f.repetitiontype, "REPEATED");
 	if (f.repetitiontype && !node->required && !node->repeated && !eq(f.repetitiontype, "OPTIONAL"))
 		schema_error(path, psprintf("repetitiontype=%s is not REQUIRED, OPTIONAL or REPEATED.", f.repetitiontype));
@@ -257,7 +258,30 @@ sl_schema_from_tags(Jsonb *schema)
 	unmapped = sl_node_child(root, "unmapped", 8);
 	if (unmapped && unmapped->kind == SL_MAP)
 		root->unmapped = unmapped;
+	sl_schema_index_required(root);
 	return root;
+}
+
+/* Give every group the list of its children that must exist, for the shredder's check. */
+void
+sl_schema_index_required(SlNode *node)
+{
+	int			i;
+
+	if (node->kind != SL_GROUP)
+	{
+		for (i = 0; i < node->nchildren; i++)
+			sl_schema_index_required(node->children[i]);
+		return;
+	}
+	node->must = palloc(sizeof(SlNode *) * Max(node->nchildren, 1));
+	node->nmust = 0;
+	for (i = 0; i < node->nchildren; i++)
+	{
+		if (node->children[i]->must_exist)
+			node->must[node->nmust++] = node->children[i];
+		sl_schema_index_required(node->children[i]);
+	}
 }
 
 /* The child of a group that reads key (matched case-insensitively), or NULL. */

@@ -36,7 +36,8 @@ typedef struct SlNode
 	char	   *name;			/* column name as written to Parquet */
 	char	   *key;			/* JSON key it reads, lower-cased */
 	SlKind		kind;
-	bool		required;
+	bool		required;		/* Parquet REQUIRED */
+	bool		must_exist;		/* validation: the event must carry it (OCSF "required") */
 	bool		repeated;		/* legacy repeated field: a JSON array, no LIST wrapper */
 	int32		int_bits;		/* SL_INT32/64: 8, 16, 32, 64 */
 	int			nchildren;
@@ -44,9 +45,17 @@ typedef struct SlNode
 	struct SlNode *unmapped;	/* root only: the MAP<STRING,STRING> catch-all, if any */
 	int32		pq;				/* its Parquet field (pq_field), set by the shredder */
 	int32		pq_key;			/* SL_MAP: the key leaf */
+	int			nmust;			/* groups: children that must exist */
+	struct SlNode **must;
+	uint32		seen;			/* event counter when last present (required checks) */
 } SlNode;
 
 extern SlNode *sl_schema_from_tags(Jsonb *schema);
+extern void sl_schema_index_required(SlNode *node);
+struct ocsf_pq_schema;
+struct pq_allocator;
+extern SlNode *sl_schema_from_ocsf(const char *version, int class_uid, int max_depth, bool strict_nested,
+								   const struct pq_allocator *alloc, struct ocsf_pq_schema *out);
 extern SlNode *sl_node_child(const SlNode *group, const char *key, int keylen);
 extern int	sl_schema_leaf_count(const SlNode *node);
 

@@ -129,6 +129,7 @@ typedef enum SlNumResult
 	SL_NUM_RANGE
 } SlNumResult;
 extern SlNumResult sl_numeric_int64(Numeric num, int64 *out);
+extern bool sl_event_class_matches(Jsonb *event, int class_uid, char **reason);
 extern bool sl_event_time_ms(Jsonb *event, int64 *time_ms, char **reason);
 extern char *sl_event_string_at(Jsonb *event, const char *const *path, int depth);
 extern bool sl_valid_region(const char *region);

@@ -24,11 +24,14 @@
 #include <math.h>
 
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
+#include "ocsf/ocsf_parquet.h"
 #include "parquet/parquet.h"
 #include "schema.h"
 #include "securitylake.h"
@@ -43,9 +46,12 @@ struct SlEncoder
 	MemoryContext cxt;			/* everything of this encoder, incl. the library's memory */
 	pq_allocator alloc;
 	pq_schema  *schema;
+	ocsf_pq_schema ocsf;		/* built-in class schema (owns schema) when not tags */
+	bool		is_ocsf;
 	pq_writer  *writer;
 	pq_buffer	out;
 	int64		rows;
+	uint32		epoch;			/* events added so far: marks what an event carried */
 	/* per event */
 	const char *path[SHRED_MAX_DEPTH];	/* keys from the root, for messages */
 	int			pathlen[SHRED_MAX_DEPTH];
@@ -187,28 +193,56 @@ add_node(SlEncoder *enc, pq_field parent, SlNode *node, const char *name)
 	}
 }
 
-static SlNode *
-source_schema(SlSource *source)
+/* An integer option of the source, or dflt. */
+static int
+int_option(SlSource *source, const char *name, int dflt)
 {
-	if (source->schema != NULL)
-		return sl_schema_from_tags(source->schema);
-	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-			 errmsg("source \"%s\" has no Parquet schema", source->name),
-			 errhint("Give create_source a schema in the reference connector's parquet-go form.")));
-	return NULL;
+	JsonbValue	v;
+	int64		x;
+
+	if (source->options &&
+		getKeyJsonValueFromContainer(&source->options->root, name, strlen(name), &v) != NULL &&
+		v.type == jbvNumeric && sl_numeric_int64(v.val.numeric, &x) == SL_NUM_OK &&
+		x >= INT_MIN && x <= INT_MAX)
+		return (int) x;
+	return dflt;
 }
 
-static int
-zstd_level(SlSource *source)
+static bool
+bool_option(SlSource *source, const char *name)
 {
 	JsonbValue	v;
 
-	if (source->options &&
-		getKeyJsonValueFromContainer(&source->options->root, "zstd_level", 10, &v) != NULL &&
-		v.type == jbvNumeric)
-		return DatumGetInt32(DirectFunctionCall1(numeric_int4, NumericGetDatum(v.val.numeric)));
-	return 3;
+	return source->options &&
+		getKeyJsonValueFromContainer(&source->options->root, name, strlen(name), &v) != NULL &&
+		v.type == jbvBool && v.val.boolean;
+}
+
+/*
+ * The source's columns: its parquet-go tag schema (then built into a Parquet
+ * schema here), or the built-in OCSF class schema (built by src/ocsf).
+ */
+static void
+build_schema(SlEncoder *enc)
+{
+	SlSource   *source = enc->source;
+
+	if (source->schema != NULL)
+	{
+		enc->root = sl_schema_from_tags(source->schema);
+		enc->schema = pq_schema_new(&enc->alloc);
+		enc->root->pq = PQ_ROOT;
+		add_children(enc, enc->root);
+	}
+	else
+	{
+		enc->root = sl_schema_from_ocsf(source->ocsf_version, source->class_uid,
+										int_option(source, "max_depth", 0),
+										bool_option(source, "strict_nested"),
+										&enc->alloc, &enc->ocsf);
+		enc->schema = enc->ocsf.schema;
+		enc->is_ocsf = true;
+	}
 }
 
 SlEncoder *
@@ -228,14 +262,11 @@ sl_encoder_begin(SlSource *source)
 	enc->alloc.realloc_fn = enc_realloc;
 	enc->alloc.free_fn = enc_free;
 	enc->alloc.ctx = cxt;
-	enc->root = source_schema(source);
-	enc->schema = pq_schema_new(&enc->alloc);
-	enc->root->pq = PQ_ROOT;
-	add_children(enc, enc->root);
+	build_schema(enc);
 	initStringInfo(&enc->scratch);
 
 	pq_options_init(&options);
-	options.zstd_level = zstd_level(source);
+	options.zstd_level = int_option(source, "zstd_level", 3);
 	kv[0].key = "securitylake.source";
 	kv[0].value = source->name;
 	kv[1].key = "ocsf.class_uid";
@@ -345,6 +376,55 @@ value_integer(SlEncoder *enc, SlNode *node, JsonbValue *v)
 	if (x < lo || x > hi)
 		return reject(enc, "out of range");
 	return pq_ok(enc, pq_value_int32(enc->writer, node->pq, (int32) x));
+}
+
+/*
+ * An RFC 3339 date-time (OCSF datetime_t, e.g. 2024-05-01T12:00:00.123Z or
+ * ...+02:00) as epoch milliseconds. Strict: the whole string must parse.
+ */
+static bool
+value_datetime(SlEncoder *enc, SlNode *node, JsonbValue *v)
+{
+	char	   *text = pnstrdup(v->val.string.val, v->val.string.len);
+	int			y, mo, d, h, mi, sec, n = 0;
+	int64		ms = 0;
+	int			ms_digits = 0;
+	char	   *p;
+	int64		days;
+	int			offset_min = 0;
+
+	if (sscanf(text, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+		return reject(enc, "expected RFC 3339 date-time or epoch milliseconds");
+	p = text + n;
+	if (*p == '.')
+	{
+		for (p++; isdigit((unsigned char) *p); p++, ms_digits++)
+			if (ms_digits < 3)
+				ms = ms * 10 + (*p - '0');
+		if (ms_digits == 0)
+			return reject(enc, "expected RFC 3339 date-time (empty fraction)");
+		for (; ms_digits < 3; ms_digits++)
+			ms *= 10;
+	}
+	if (*p == '\0')
+		;						/* no zone: read as UTC (the OCSF examples write such values) */
+	else if (*p == 'Z' || *p == 'z')
+		p++;
+	else if ((*p == '+' || *p == '-') && isdigit((unsigned char) p[1]) && isdigit((unsigned char) p[2]) &&
+			 p[3] == ':' && isdigit((unsigned char) p[4]) && isdigit((unsigned char) p[5]))
+	{
+		offset_min = ((p[1] - '0') * 10 + (p[2] - '0')) * 60 + (p[4] - '0') * 10 + (p[5] - '0');
+		if (*p == '-')
+			offset_min = -offset_min;
+		p += 6;
+	}
+	else
+		return reject(enc, "expected RFC 3339 date-time with a time zone (Z or +hh:mm)");
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return reject(enc, "expected RFC 3339 date-time");
+	days = date2j(y, mo, d) - UNIX_EPOCH_JDATE;
+	ms += ((days * 24 + h) * 60 + mi - offset_min) * INT64CONST(60000) + (int64) sec * 1000;
+	return pq_ok(enc, pq_value_int64(enc->writer, node->pq, ms));
 }
 
 static bool
@@ -505,9 +585,12 @@ shred_value(SlEncoder *enc, SlNode *node, JsonbValue *v)
 			if (v->type != jbvBool)
 				return reject(enc, "expected boolean");
 			return pq_ok(enc, pq_value_bool(enc->writer, node->pq, v->val.boolean));
+		case SL_TIMESTAMP_MS:
+			if (v->type == jbvString)
+				return value_datetime(enc, node, v);
+			return value_integer(enc, node, v);
 		case SL_INT32:
 		case SL_INT64:
-		case SL_TIMESTAMP_MS:
 			return value_integer(enc, node, v);
 		case SL_FLOAT:
 		case SL_DOUBLE:
@@ -626,6 +709,30 @@ emit_unmapped(SlEncoder *enc)
 	return pq_ok(enc, pq_end_list(enc->writer));
 }
 
+/* Every child the schema says must exist was in this event's object. */
+static bool
+check_required(SlEncoder *enc, SlNode *group)
+{
+	int			i;
+
+	for (i = 0; i < group->nmust; i++)
+	{
+		SlNode	   *child = group->must[i];
+
+		if (child->seen != enc->epoch)
+		{
+			char	   *parent = enc->depth ? current_path(enc) : NULL;
+
+			if (enc->reason == NULL)
+				enc->reason = parent
+					? psprintf("missing required attribute %s.%s", parent, child->name)
+					: psprintf("missing required attribute %s", child->name);
+			return false;
+		}
+	}
+	return true;
+}
+
 static bool
 shred_object(SlEncoder *enc, SlNode *group, JsonbContainer *obj)
 {
@@ -651,6 +758,8 @@ shred_object(SlEncoder *enc, SlNode *group, JsonbContainer *obj)
 			continue;
 		if (!push_key(enc, key, keylen))
 			return false;
+		if (child != NULL && v.type != jbvNull)
+			child->seen = enc->epoch;
 		if (child == NULL)
 		{
 			/* The root's own `unmapped` object is read by its column, not re-flattened. */
@@ -667,7 +776,7 @@ shred_object(SlEncoder *enc, SlNode *group, JsonbContainer *obj)
 		if (!ok)
 			return false;
 	}
-	return true;
+	return check_required(enc, group);
 }
 
 /* ---- the encoder's life ------------------------------------------------- */
@@ -684,6 +793,7 @@ sl_encoder_add(SlEncoder *enc, Jsonb *event, char **reason)
 	bool		ok;
 
 	MemoryContextSwitchTo(scratch);
+	enc->epoch++;
 	enc->depth = 0;
 	enc->reason = NULL;
 	enc->nunmapped = 0;
@@ -730,6 +840,9 @@ void
 sl_encoder_abandon(SlEncoder *enc)
 {
 	pq_writer_free(enc->writer);
-	pq_schema_free(enc->schema);
+	if (enc->is_ocsf)
+		ocsf_pq_schema_free(&enc->ocsf);
+	else
+		pq_schema_free(enc->schema);
 	MemoryContextDelete(enc->cxt);
 }

@@ -1,0 +1,184 @@
+/*-------------------------------------------------------------------------
+ *
+ * ocsf_schema.c
+ *		The built-in OCSF class schemas (src/ocsf) as the shredder's column
+ *		tree: the Parquet schema is built by src/ocsf, and this walks it to
+ *		give each field its kind, key and requirement.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+#include "utils/builtins.h"
+
+#include "ocsf/ocsf_parquet.h"
+#include "schema.h"
+#include "securitylake.h"
+
+static SlNode *node_from_field(const ocsf_pq_schema *s, pq_field f, int depth, bool strict_nested);
+
+/*
+ * Which attributes an event must carry. The class's own required attributes
+ * (class_uid, category_uid, activity_id, type_uid, severity_id, time,
+ * metadata, ...) and metadata's (version, product) always; a profile's only
+ * when... never here: an event need not use a profile its class allows.
+ * Required attributes of other nested objects only with the source option
+ * strict_nested: producers routinely omit them (the OCSF examples do), and
+ * rejecting those events would lose more than it protects.
+ */
+static bool
+must_exist(const ocsf_attr *attr, int depth, bool in_metadata, bool strict_nested)
+{
+	if (attr == NULL || attr->requirement != OCSF_REQUIRED || attr->profile != NULL)
+		return false;
+	return depth == 1 || in_metadata || strict_nested;
+}
+
+static char *
+lower_copy(const char *name)
+{
+	char	   *out = pstrdup(name);
+	char	   *p;
+
+	for (p = out; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p += 'a' - 'A';
+	return out;
+}
+
+static int
+compare_nodes(const void *a, const void *b)
+{
+	return strcmp((*(SlNode *const *) a)->key, (*(SlNode *const *) b)->key);
+}
+
+static void
+leaf_kind(SlNode *node, const pq_schema *schema, pq_field f)
+{
+	pq_physical physical = pq_field_physical(schema, f);
+	pq_logical	logical = pq_field_logical(schema, f);
+
+	switch (physical)
+	{
+		case PQ_BOOLEAN:
+			node->kind = SL_BOOLEAN;
+			break;
+		case PQ_INT32:
+			node->kind = SL_INT32;
+			node->int_bits = logical == PQ_LOGICAL_INT8 ? 8 : logical == PQ_LOGICAL_INT16 ? 16 : 32;
+			break;
+		case PQ_INT64:
+			node->kind = logical == PQ_LOGICAL_TIMESTAMP_MILLIS ? SL_TIMESTAMP_MS : SL_INT64;
+			node->int_bits = 64;
+			break;
+		case PQ_FLOAT:
+			node->kind = SL_FLOAT;
+			break;
+		case PQ_DOUBLE:
+			node->kind = SL_DOUBLE;
+			break;
+		default:
+			node->kind = logical == PQ_LOGICAL_STRING ? SL_STRING :
+				logical == PQ_LOGICAL_JSON ? SL_JSON : SL_BYTES;
+			break;
+	}
+}
+
+static void
+add_child(SlNode *node, SlNode *child)
+{
+	node->children = node->children
+		? repalloc(node->children, sizeof(SlNode *) * (node->nchildren + 1))
+		: palloc(sizeof(SlNode *));
+	node->children[node->nchildren++] = child;
+}
+
+static SlNode *
+node_from_field(const ocsf_pq_schema *s, pq_field f, int depth, bool strict_nested)
+{
+	const pq_schema *schema = s->schema;
+	SlNode	   *node = palloc0(sizeof(SlNode));
+	const ocsf_attr *attr = ocsf_pq_field_attr(s, f);
+	int32		i;
+
+	node->name = pstrdup(pq_field_name(schema, f));
+	node->key = lower_copy(node->name);
+	node->pq = f;
+	node->required = pq_field_repetition(schema, f) == PQ_REQUIRED;
+	node->must_exist = depth > 0 && must_exist(attr, depth,
+											   depth == 2 && strcmp(pq_field_name(schema, pq_field_parent(schema, f)), "metadata") == 0,
+											   strict_nested);
+	if (pq_field_is_map(schema, f))
+	{
+		pq_field	kv = pq_field_repeated_group(schema, f);
+
+		node->kind = SL_MAP;
+		for (i = 0; i < pq_field_num_children(schema, kv); i++)
+		{
+			SlNode	   *child = node_from_field(s, pq_field_child(schema, kv, i), depth + 1, strict_nested);
+
+			child->must_exist = false;
+			add_child(node, child);
+		}
+		node->pq_key = node->children[0]->pq;
+	}
+	else if (pq_field_is_list(schema, f))
+	{
+		pq_field	rep = pq_field_repeated_group(schema, f);
+		SlNode	   *element = node_from_field(s, pq_field_child(schema, rep, 0), depth + 1, strict_nested);
+
+		node->kind = SL_LIST;
+		element->must_exist = false;
+		add_child(node, element);
+	}
+	else if (!pq_field_is_leaf(schema, f))
+	{
+		node->kind = SL_GROUP;
+		for (i = 0; i < pq_field_num_children(schema, f); i++)
+			add_child(node, node_from_field(s, pq_field_child(schema, f, i), depth + 1, strict_nested));
+		if (node->nchildren > 0)
+			qsort(node->children, node->nchildren, sizeof(SlNode *), compare_nodes);
+	}
+	else
+		leaf_kind(node, schema, f);
+	return node;
+}
+
+/*
+ * The column tree of an OCSF class. *out receives the built Parquet schema
+ * (allocated through alloc); the tree's nodes carry its field ids.
+ */
+SlNode *
+sl_schema_from_ocsf(const char *version, int class_uid, int max_depth, bool strict_nested,
+					const pq_allocator *alloc, ocsf_pq_schema *out)
+{
+	const ocsf_version *v = ocsf_find_version(version);
+	ocsf_shape	shape;
+	char		err[256];
+	SlNode	   *root;
+
+	if (v == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("OCSF version \"%s\" is not built in", version),
+				 errhint("Use 1.1.0 or 1.3.0.")));
+	ocsf_shape_init(&shape);
+	if (max_depth > 0)
+		shape.max_depth = max_depth;
+	if (ocsf_pq_schema_build(out, v, class_uid, &shape, alloc, err, sizeof(err)) != PQ_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no built-in Parquet schema for OCSF class %d (version %s)", class_uid, version),
+				 errdetail("%s", err),
+				 errhint("See securitylake.ocsf_classes for the classes of each version, or give the source a schema.")));
+	root = node_from_field(out, PQ_ROOT, 0, strict_nested);
+	root->required = true;
+	root->must_exist = false;
+	root->unmapped = sl_node_child(root, "unmapped", 8);
+	if (root->unmapped && root->unmapped->kind != SL_MAP)
+		root->unmapped = NULL;
+	sl_schema_index_required(root);
+	return root;
+}
