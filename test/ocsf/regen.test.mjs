@@ -49,3 +49,17 @@ test('the reference validator gives every corpus case its expected outcome', { s
     { cwd: repo, encoding: 'utf8' });
   assert.match(out, /\d+ invalid, \d+ valid cases, 0 failures/);
 });
+
+test('leaf counts of every class: the C builder agrees with gen.py --leaf-counts', { skip }, () => {
+  const expected = JSON.parse(execFileSync('python3', ['tools/ocsf/gen.py', '--leaf-counts', '--schema-dir', schemaDir],
+    { cwd: repo, encoding: 'utf8' }));
+  execFileSync('make', ['-s', 'build/ocsf/ocsf_emit'], { cwd: repo, stdio: ['ignore', 'ignore', 'inherit'] });
+  inTempDir((dir) => {
+    const lines = execFileSync(join(repo, 'build/ocsf/ocsf_emit'), [dir], { encoding: 'utf8' }).trim().split('\n');
+    const actual = {};
+    for (const { version, class_uid: uid, leaves } of lines.map((l) => JSON.parse(l))) {
+      (actual[version] ??= {})[uid] = leaves;
+    }
+    assert.deepEqual(actual, expected);
+  });
+});

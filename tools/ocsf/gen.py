@@ -250,6 +250,25 @@ def emit(schema, version):
     return "\n".join(lines) + "\n", classes, objects
 
 
+def leaf_counts(schema, max_depth=3, max_same_object=2):
+    """Leaf columns per class under the depth cut: an independent re-implementation of
+    src/ocsf/ocsf_parquet.c, which regen.test.mjs compares with the C builder."""
+    objects = {name: o["attrs"] for name, o in schema.objects().items()}
+
+    def count(attrs, path):
+        total = 0
+        for a in attrs:
+            if a["col"] == "OCSF_COL_OBJECT":
+                if len(path) + 1 > max_depth or path.count(a["object"]) >= max_same_object:
+                    continue
+                total += count(objects[a["object"]], path + (a["object"],))  # 0: no group
+            else:
+                total += 2 if a["col"] == "OCSF_COL_MAP" else 1          # map: key + value
+        return total
+
+    return {c["uid"]: count(c["attrs"], ()) for c in schema.classes()}
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     repo = os.path.dirname(os.path.dirname(here))
@@ -257,7 +276,13 @@ def main():
     ap.add_argument("--schema-dir", default=os.path.join(repo, "..", "shared", "ocsf-schema"))
     ap.add_argument("--out-dir", default=os.path.join(repo, "src", "ocsf"))
     ap.add_argument("--versions", default="1.1.0,1.3.0")
+    ap.add_argument("--leaf-counts", action="store_true",
+                    help="print {version: {class_uid: leaves}} at the default depth cut, write nothing")
     args = ap.parse_args()
+    if args.leaf_counts:
+        print(json.dumps({v: leaf_counts(Schema(os.path.join(args.schema_dir, v)))
+                          for v in args.versions.split(",")}, sort_keys=True))
+        return
     for version in args.versions.split(","):
         schema = Schema(os.path.join(args.schema_dir, version))
         text, classes, objects = emit(schema, version)
