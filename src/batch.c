@@ -273,6 +273,17 @@ sl_claim(SlSource *source, bool *full)
 	sl_exec("SELECT pg_catalog.pg_advisory_xact_lock(8466, pg_catalog.hashtext($1))",
 				 1, types, values, NULL, SPI_OK_SELECT);
 	skip = pending_ids(source, &nskip);
+
+	/*
+	 * Oldest first, through the primary key: a sort would read the whole
+	 * queue (and spill it to disk) for every batch, so a claim would cost
+	 * what is queued rather than what it takes. The routing filter hides the
+	 * index from the planner's estimates; these settings last for this
+	 * transaction only.
+	 */
+	sl_exec("SET LOCAL enable_sort = off", 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	sl_exec("SET LOCAL enable_seqscan = off", 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	sl_exec("SET LOCAL enable_bitmapscan = off", 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	values[1] = BoolGetDatum(source->route_by_class);
 	values[2] = Int32GetDatum(source->class_uid);
 	portal = SPI_cursor_open_with_args(NULL,

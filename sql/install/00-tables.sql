@@ -99,6 +99,8 @@ CREATE TABLE securitylake.batch (
     claimed_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX batch_source ON securitylake.batch (source);
+-- A batch's id list is written once and read back only after a crash: not worth compressing.
+ALTER TABLE securitylake.batch ALTER COLUMN ids SET STORAGE EXTERNAL;
 
 -----------------------------------------------------------------------------
 -- Upload log and dead letters.
