@@ -3411,4 +3411,5 @@ static const ocsf_class classes_1_1_0[] = {
 	{6006, "file_hosting", "File Hosting Activity", 6, "application", class_file_hosting, 38, profiles_file_hosting},
 	{6007, "scan_activity", "Scan Activity", 6, "application", class_scan_activity, 47, profiles_scan_activity},
 };
+extern const ocsf_version ocsf_schema_1_1_0;
 const ocsf_version ocsf_schema_1_1_0 = {"1.1.0", classes_1_1_0, 44, objects_1_1_0, 106};

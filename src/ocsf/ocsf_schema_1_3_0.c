@@ -4672,4 +4672,5 @@ static const ocsf_class classes_1_3_0[] = {
 	{7003, "process_remediation_activity", "Process Remediation Activity", 7, "remediation", class_process_remediation_activity, 39, profiles_process_remediation_activity},
 	{7004, "network_remediation_activity", "Network Remediation Activity", 7, "remediation", class_network_remediation_activity, 39, profiles_network_remediation_activity},
 };
+extern const ocsf_version ocsf_schema_1_3_0;
 const ocsf_version ocsf_schema_1_3_0 = {"1.3.0", classes_1_3_0, 65, objects_1_3_0, 120};

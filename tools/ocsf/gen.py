@@ -245,6 +245,7 @@ def emit(schema, version):
                      f"{c_str(c['category'])}, class_{c['name']}, {len(c['attrs'])}, "
                      f"profiles_{c['name']}}},")
     lines.append("};")
+    lines.append(f"extern const ocsf_version ocsf_schema_{ident};")
     lines.append(f"const ocsf_version ocsf_schema_{ident} = {{{c_str(version)}, classes_{ident}, "
                  f"{len(classes)}, objects_{ident}, {len(objects)}}};")
     return "\n".join(lines) + "\n", classes, objects
