@@ -147,6 +147,29 @@ node_from_field(const ocsf_pq_schema *s, pq_field f, int depth, bool strict_nest
 }
 
 /*
+ * A profile's required attributes (e.g. `cloud` of the cloud profile) are
+ * required only of events that declare the profile in metadata.profiles.
+ */
+static void
+index_profile_required(SlNode *root, const ocsf_pq_schema *s)
+{
+	int			i;
+
+	root->profiled = palloc(sizeof(SlNode *) * Max(root->nchildren, 1));
+	for (i = 0; i < root->nchildren; i++)
+	{
+		SlNode	   *child = root->children[i];
+		const ocsf_attr *attr = ocsf_pq_field_attr(s, child->pq);
+
+		if (attr && attr->profile && attr->requirement == OCSF_REQUIRED)
+		{
+			child->profile = attr->profile;
+			root->profiled[root->nprofiled++] = child;
+		}
+	}
+}
+
+/*
  * The column tree of an OCSF class. *out receives the built Parquet schema
  * (allocated through alloc); the tree's nodes carry its field ids.
  */
@@ -176,6 +199,7 @@ sl_schema_from_ocsf(const char *version, int class_uid, int max_depth, bool stri
 	root = node_from_field(out, PQ_ROOT, 0, strict_nested);
 	root->required = true;
 	root->must_exist = false;
+	index_profile_required(root, out);
 	root->unmapped = sl_node_child(root, "unmapped", 8);
 	if (root->unmapped && root->unmapped->kind != SL_MAP)
 		root->unmapped = NULL;

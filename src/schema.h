@@ -48,6 +48,9 @@ typedef struct SlNode
 	int			nmust;			/* groups: children that must exist */
 	struct SlNode **must;
 	uint32		seen;			/* event counter when last present (required checks) */
+	const char *profile;		/* OCSF: required only when the event declares this profile */
+	int			nprofiled;		/* root: children required by a declared profile */
+	struct SlNode **profiled;
 } SlNode;
 
 extern SlNode *sl_schema_from_tags(Jsonb *schema);

@@ -53,8 +53,8 @@ struct SlEncoder
 	int64		rows;
 	uint32		epoch;			/* events added so far: marks what an event carried */
 	/* per event */
-	const char *path[SHRED_MAX_DEPTH];	/* keys from the root, for messages */
-	int			pathlen[SHRED_MAX_DEPTH];
+	const char *path[SHRED_MAX_DEPTH];	/* keys from the root, for messages; */
+	int			pathlen[SHRED_MAX_DEPTH];	/* NULL key: an array index in pathlen */
 	int			depth;
 	char	   *reason;
 	StringInfoData scratch;
@@ -297,6 +297,11 @@ current_path(SlEncoder *enc)
 	initStringInfo(&buf);
 	for (i = 0; i < enc->depth; i++)
 	{
+		if (enc->path[i] == NULL)
+		{
+			appendStringInfo(&buf, "[%d]", enc->pathlen[i]);
+			continue;
+		}
 		if (i > 0)
 			appendStringInfoChar(&buf, '.');
 		appendBinaryStringInfo(&buf, enc->path[i], enc->pathlen[i]);
@@ -452,6 +457,20 @@ value_float(SlEncoder *enc, SlNode *node, JsonbValue *v)
 	return pq_ok(enc, pq_value_double(enc->writer, node->pq, d));
 }
 
+/*
+ * A byte-array value. Security Lake wants data pages of at most 1 MiB
+ * uncompressed, and a value cannot span pages: a larger one is rejected.
+ */
+#define SHRED_MAX_VALUE_BYTES (1024 * 1024 - 1024)
+
+static bool
+value_bytes(SlEncoder *enc, pq_field field, const char *data, int len)
+{
+	if (len > SHRED_MAX_VALUE_BYTES)
+		return reject(enc, psprintf("value too large (%d bytes; a Parquet page holds at most 1 MiB)", len));
+	return pq_ok(enc, pq_value_bytes(enc->writer, field, data, len));
+}
+
 /* Any JSON value as text: strings as themselves when as_is_strings, else JSON. */
 static char *
 json_text(SlEncoder *enc, JsonbValue *v, bool as_is_strings, int *len)
@@ -504,6 +523,7 @@ shred_list(SlEncoder *enc, SlNode *node, JsonbValue *v)
 	JsonbValue	elem;
 	JsonbIteratorToken tok;
 	SlNode	   *element = node->children[0];
+	int			index = 0;
 
 	if (!is_container(v, false))
 		return reject(enc, "expected array");
@@ -512,16 +532,20 @@ shred_list(SlEncoder *enc, SlNode *node, JsonbValue *v)
 	it = JsonbIteratorInit(v->val.binary.data);
 	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
 	{
+		bool		ok;
+
 		if (tok != WJB_ELEM)
 			continue;
+		if (!push_key(enc, NULL, index++))
+			return false;
 		if (!pq_ok(enc, pq_list_element(enc->writer)))
 			return false;
 		if (elem.type == jbvNull)
-		{
-			if (!pq_ok(enc, pq_null(enc->writer, element->pq)))
-				return false;
-		}
-		else if (!shred_value(enc, element, &elem))
+			ok = pq_ok(enc, pq_null(enc->writer, element->pq));
+		else
+			ok = shred_value(enc, element, &elem);
+		enc->depth--;
+		if (!ok)
 			return false;
 	}
 	return pq_ok(enc, pq_end_list(enc->writer));
@@ -546,7 +570,7 @@ shred_map(SlEncoder *enc, SlNode *node, JsonbValue *v)
 		if (tok == WJB_KEY)
 		{
 			if (!pq_ok(enc, pq_list_element(enc->writer)) ||
-				!pq_ok(enc, pq_value_bytes(enc->writer, node->pq_key, kv.val.string.val, kv.val.string.len)))
+				!value_bytes(enc, node->pq_key, kv.val.string.val, kv.val.string.len))
 				return false;
 		}
 		else if (tok == WJB_VALUE)
@@ -560,7 +584,7 @@ shred_map(SlEncoder *enc, SlNode *node, JsonbValue *v)
 				int			len;
 				char	   *text = json_text(enc, &kv, value->kind == SL_STRING, &len);
 
-				ok = pq_ok(enc, pq_value_bytes(enc->writer, value->pq, text, len));
+				ok = value_bytes(enc, value->pq, text, len);
 			}
 			else
 				ok = shred_value(enc, value, &kv);
@@ -599,10 +623,10 @@ shred_value(SlEncoder *enc, SlNode *node, JsonbValue *v)
 		case SL_BYTES:
 			if (v->type != jbvString)
 				return reject(enc, "expected string");
-			return pq_ok(enc, pq_value_bytes(enc->writer, node->pq, v->val.string.val, v->val.string.len));
+			return value_bytes(enc, node->pq, v->val.string.val, v->val.string.len);
 		case SL_JSON:
 			text = json_text(enc, v, false, &len);
-			return pq_ok(enc, pq_value_bytes(enc->writer, node->pq, text, len));
+			return value_bytes(enc, node->pq, text, len);
 		case SL_GROUP:
 			if (!is_container(v, true))
 				return reject(enc, "expected object");
@@ -686,6 +710,44 @@ shred_unmapped_object(SlEncoder *enc, JsonbValue *v)
 	return true;
 }
 
+/* True if the event lists profile in metadata.profiles. */
+static bool
+declares_profile(Jsonb *event, const char *profile)
+{
+	JsonbValue	meta;
+	JsonbValue	profiles;
+	JsonbValue	want;
+
+	if (getKeyJsonValueFromContainer(&event->root, "metadata", 8, &meta) == NULL ||
+		meta.type != jbvBinary || !JsonContainerIsObject(meta.val.binary.data) ||
+		getKeyJsonValueFromContainer(meta.val.binary.data, "profiles", 8, &profiles) == NULL ||
+		profiles.type != jbvBinary || !JsonContainerIsArray(profiles.val.binary.data))
+		return false;
+	want.type = jbvString;
+	want.val.string.val = (char *) profile;
+	want.val.string.len = strlen(profile);
+	return findJsonbValueFromContainer(profiles.val.binary.data, JB_FARRAY, &want) != NULL;
+}
+
+static bool
+check_profile_required(SlEncoder *enc, Jsonb *event)
+{
+	int			i;
+
+	for (i = 0; i < enc->root->nprofiled; i++)
+	{
+		SlNode	   *child = enc->root->profiled[i];
+
+		if (child->seen != enc->epoch && declares_profile(event, child->profile))
+		{
+			enc->reason = psprintf("missing required attribute %s (required by the declared profile %s)",
+								   child->name, child->profile);
+			return false;
+		}
+	}
+	return true;
+}
+
 static bool
 emit_unmapped(SlEncoder *enc)
 {
@@ -702,8 +764,8 @@ emit_unmapped(SlEncoder *enc)
 		const char *val = enc->unmapped_values[i];
 
 		if (!pq_ok(enc, pq_list_element(enc->writer)) ||
-			!pq_ok(enc, pq_value_bytes(enc->writer, map->pq_key, k, strlen(k))) ||
-			!pq_ok(enc, pq_value_bytes(enc->writer, map->children[1]->pq, val, strlen(val))))
+			!value_bytes(enc, map->pq_key, k, strlen(k)) ||
+			!value_bytes(enc, map->children[1]->pq, val, strlen(val)))
 			return false;
 	}
 	return pq_ok(enc, pq_end_list(enc->writer));
@@ -804,6 +866,7 @@ sl_encoder_add(SlEncoder *enc, Jsonb *event, char **reason)
 	ok = JB_ROOT_IS_OBJECT(event) ? true : reject(enc, "expected object");
 	ok = ok && pq_ok(enc, pq_begin_record(enc->writer));
 	ok = ok && shred_object(enc, enc->root, &event->root);
+	ok = ok && check_profile_required(enc, event);
 	ok = ok && emit_unmapped(enc);
 	ok = ok && pq_ok(enc, pq_end_record(enc->writer));
 	MemoryContextSwitchTo(old);
