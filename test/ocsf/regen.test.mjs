@@ -63,3 +63,17 @@ test('leaf counts of every class: the C builder agrees with gen.py --leaf-counts
     assert.deepEqual(actual, expected);
   });
 });
+
+test('test/ocsf/samples matches a fresh run of tools/ocsf/copy-samples.sh', { skip }, () => {
+  inTempDir((dir) => {
+    const examples = resolve(repo, '..', 'shared', 'ocsf-examples');
+    execFileSync('sh', ['tools/ocsf/copy-samples.sh', examples, schemaDir, dir], { cwd: repo, stdio: 'pipe' });
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    assert.ok(manifest.samples.length >= 80);
+    assert.equal(readFileSync(join(dir, 'manifest.json'), 'utf8'),
+      readFileSync(join(repo, 'test/ocsf/samples/manifest.json'), 'utf8'), 'manifest is stale: run tools/ocsf/copy-samples.sh');
+    for (const { file } of manifest.samples) {
+      assert.equal(readFileSync(join(dir, file), 'utf8'), readFileSync(join(repo, 'test/ocsf/samples', file), 'utf8'), file);
+    }
+  });
+});

@@ -3,7 +3,7 @@
 # test/ocsf/samples/<version>/ and write test/ocsf/samples/manifest.json, so the
 # round-trip tests run in CI without ../shared.
 #
-#   tools/ocsf/copy-samples.sh [EXAMPLES_DIR] [SCHEMA_DIR]
+#   tools/ocsf/copy-samples.sh [EXAMPLES_DIR] [SCHEMA_DIR] [OUT_DIR (default test/ocsf/samples)]
 #
 # Every file that parses as JSON (one event, an array of events, or NDJSON) is taken;
 # files that do not (comments, trailing commas) are reported and skipped. Identical
@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 examples=${1:-$repo/../shared/ocsf-examples}
 schema=${2:-$repo/../shared/ocsf-schema}
-out=$repo/test/ocsf/samples
+out=${3:-$repo/test/ocsf/samples}
 [ -d "$examples" ] || { echo "no examples at $examples" >&2; exit 1; }
 rm -rf "$out/1.1.0" "$out/1.3.0"
 mkdir -p "$out/1.1.0" "$out/1.3.0"
