@@ -119,7 +119,7 @@ request_drain(void)
 static bool
 drain_done(uint64 ticket)
 {
-	return !sl_shmem_ready() || pg_atomic_read_u64(&sl_shared->flush_completed) >= ticket;
+	return !sl_shmem_ready() || sl_workers_done(MyDatabaseId, ticket);
 }
 
 static void

@@ -13,8 +13,10 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/pg_list.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/varlena.h"
 
 #include "securitylake.h"
 
@@ -32,8 +34,9 @@ static void
 define_gucs(void)
 {
 	DefineCustomStringVariable("securitylake.database",
-							   "Database whose queue the background worker drains.",
-							   NULL, &sl_database, "postgres",
+							   "Databases whose queues the background workers drain (comma-separated).",
+							   "Each listed database gets securitylake.workers workers of its own.",
+							   &sl_database, "postgres",
 							   PGC_POSTMASTER, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("securitylake.workers",
 							"Number of background workers draining the queue.",
@@ -80,6 +83,35 @@ Datum
 securitylake_version(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_TEXT_P(cstring_to_text("securitylake version " EXTVERSION " (build " BUILD_ID ")"));
+}
+
+/* The databases listed in securitylake.database, trimmed. */
+static List *
+database_list(void)
+{
+	char	   *copy = pstrdup(sl_database ? sl_database : "postgres");
+	List	   *names = NIL;
+
+	if (!SplitIdentifierString(copy, ',', &names) || names == NIL)
+		ereport(FATAL,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid securitylake.database: \"%s\"", sl_database),
+				 errhint("List database names separated by commas.")));
+	return names;
+}
+
+int
+sl_database_count(void)
+{
+	return list_length(database_list());
+}
+
+char *
+sl_database_name(int i)
+{
+	List	   *names = database_list();
+
+	return list_nth(names, Min(i, list_length(names) - 1));
 }
 
 void

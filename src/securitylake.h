@@ -88,18 +88,27 @@ typedef struct SlBatch
 } SlBatch;
 
 /* Shared memory (shmem.c). */
+typedef struct SlWorkerSlot
+{
+	Latch	   *latch;			/* NULL while the worker is not running */
+	pid_t		pid;
+	Oid			database;
+	pg_atomic_uint64 flush_done;	/* highest flush ticket whose drain cycle ended */
+} SlWorkerSlot;
+
 typedef struct SlShared
 {
 	pg_atomic_uint64 flush_requested;	/* ticket counter, bumped by flush() */
-	pg_atomic_uint64 flush_completed;	/* highest ticket whose drain cycle ended */
-	Latch	   *worker_latch[SL_MAX_WORKERS];
-	pid_t		worker_pid[SL_MAX_WORKERS];
+	SlWorkerSlot worker[SL_MAX_WORKERS];
 } SlShared;
 
 extern SlShared *sl_shared;
 extern void sl_shmem_request(void);
 extern bool sl_shmem_ready(void);
 extern void sl_wake_workers(void);
+extern bool sl_workers_done(Oid database, uint64 ticket);
+extern int	sl_database_count(void);
+extern char *sl_database_name(int i);
 
 /* worker.c */
 extern void sl_register_workers(void);

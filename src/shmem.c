@@ -39,9 +39,12 @@ sl_shmem_startup_hook(void)
 	sl_shared = ShmemInitStruct("securitylake", sizeof(SlShared), &found);
 	if (!found)
 	{
+		int			i;
+
 		memset(sl_shared, 0, sizeof(SlShared));
 		pg_atomic_init_u64(&sl_shared->flush_requested, 0);
-		pg_atomic_init_u64(&sl_shared->flush_completed, 0);
+		for (i = 0; i < SL_MAX_WORKERS; i++)
+			pg_atomic_init_u64(&sl_shared->worker[i].flush_done, 0);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -69,9 +72,33 @@ sl_wake_workers(void)
 
 	for (i = 0; i < SL_MAX_WORKERS; i++)
 	{
-		Latch	   *latch = sl_shared->worker_latch[i];
+		Latch	   *latch = sl_shared->worker[i].latch;
 
 		if (latch != NULL)
 			SetLatch(latch);
 	}
+}
+
+/*
+ * Every running worker of DATABASE has finished a drain cycle that began
+ * after TICKET was requested. False while none runs there (it may be
+ * starting); flush() keeps polling the queue meanwhile.
+ */
+bool
+sl_workers_done(Oid database, uint64 ticket)
+{
+	int			i;
+	bool		any = false;
+
+	for (i = 0; i < SL_MAX_WORKERS; i++)
+	{
+		SlWorkerSlot *slot = &sl_shared->worker[i];
+
+		if (slot->latch == NULL || slot->database != database)
+			continue;
+		any = true;
+		if (pg_atomic_read_u64(&slot->flush_done) < ticket)
+			return false;
+	}
+	return any;
 }

@@ -206,7 +206,7 @@ source_runtime(const char *name)
 	rt = hash_search(runtime_by_name, name, HASH_ENTER, &found);
 	if (!found)
 	{
-		rt->last_drain_at = 0;
+		rt->last_drain_at = GetCurrentTimestamp();	/* first drain one publish period from now */
 		rt->queued_rows = 0;
 		rt->queued_bytes = 0;
 	}
@@ -477,7 +477,7 @@ run_cycle(void)
  * ---------------------------------------------------------------- */
 
 static void
-connect_worker(Oid dboid)
+connect_worker(Oid dboid, const char *database)
 {
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -485,7 +485,7 @@ connect_worker(Oid dboid)
 	if (OidIsValid(dboid))
 		BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	else
-		BackgroundWorkerInitializeConnection(sl_database, NULL, 0);
+		BackgroundWorkerInitializeConnection(database, NULL, 0);
 	cycle_cxt = AllocSetContextCreate(TopMemoryContext, "securitylake cycle", ALLOCSET_DEFAULT_SIZES);
 }
 
@@ -494,12 +494,19 @@ securitylake_worker_main(Datum main_arg)
 {
 	uint64		seen_ticket;
 
+	SlWorkerSlot *slot;
+	char	   *database;
+
 	worker_index = DatumGetInt32(main_arg);
-	connect_worker(InvalidOid);
-	sl_shared->worker_pid[worker_index] = MyProcPid;
-	sl_shared->worker_latch[worker_index] = MyLatch;
-	ereport(LOG, (errmsg("securitylake worker %d started on database \"%s\"", worker_index, sl_database)));
-	seen_ticket = pg_atomic_read_u64(&sl_shared->flush_completed);
+	slot = &sl_shared->worker[worker_index];
+	database = sl_database_name(worker_index / Max(sl_workers, 1));
+	connect_worker(InvalidOid, database);
+	slot->pid = MyProcPid;
+	slot->database = MyDatabaseId;
+	seen_ticket = pg_atomic_read_u64(&sl_shared->flush_requested);
+	pg_atomic_write_u64(&slot->flush_done, seen_ticket);
+	slot->latch = MyLatch;
+	ereport(LOG, (errmsg("securitylake worker %d started on database \"%s\"", worker_index, database)));
 
 	while (!ShutdownRequestPending)
 	{
@@ -518,11 +525,7 @@ securitylake_worker_main(Datum main_arg)
 			flush_mode = false;
 			if (ticket != seen_ticket)
 			{
-				uint64		done = pg_atomic_read_u64(&sl_shared->flush_completed);
-
-				while (done < ticket &&
-					   !pg_atomic_compare_exchange_u64(&sl_shared->flush_completed, &done, ticket))
-					;
+				pg_atomic_write_u64(&slot->flush_done, ticket);
 				seen_ticket = ticket;
 			}
 		}
@@ -534,8 +537,8 @@ securitylake_worker_main(Datum main_arg)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
-	sl_shared->worker_latch[worker_index] = NULL;
-	sl_shared->worker_pid[worker_index] = 0;
+	slot->latch = NULL;
+	slot->pid = 0;
 	proc_exit(0);
 }
 
@@ -543,7 +546,7 @@ securitylake_worker_main(Datum main_arg)
 void
 securitylake_flush_worker_main(Datum main_arg)
 {
-	connect_worker(DatumGetObjectId(main_arg));
+	connect_worker(DatumGetObjectId(main_arg), NULL);
 	if (extension_installed())
 	{
 		flush_mode = true;
@@ -552,12 +555,22 @@ securitylake_flush_worker_main(Datum main_arg)
 	proc_exit(0);
 }
 
+/*
+ * securitylake.workers workers for each database of securitylake.database
+ * (a comma-separated list): slot i serves database i / workers.
+ */
 void
 sl_register_workers(void)
 {
 	int			i;
+	int			total = sl_workers * sl_database_count();
 
-	for (i = 0; i < sl_workers; i++)
+	if (total > SL_MAX_WORKERS)
+		ereport(FATAL,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("securitylake needs %d workers, more than the %d it supports", total, SL_MAX_WORKERS),
+				 errhint("Lower securitylake.workers or list fewer databases in securitylake.database.")));
+	for (i = 0; i < total; i++)
 	{
 		BackgroundWorker worker;
 
@@ -567,7 +580,7 @@ sl_register_workers(void)
 		worker.bgw_restart_time = 5;
 		snprintf(worker.bgw_library_name, BGW_MAXLEN, "securitylake");
 		snprintf(worker.bgw_function_name, BGW_MAXLEN, "securitylake_worker_main");
-		snprintf(worker.bgw_name, BGW_MAXLEN, "securitylake worker %d", i);
+		snprintf(worker.bgw_name, BGW_MAXLEN, "securitylake worker %d (%s)", i, sl_database_name(i / sl_workers));
 		snprintf(worker.bgw_type, BGW_MAXLEN, "securitylake worker");
 		worker.bgw_main_arg = Int32GetDatum(i);
 		RegisterBackgroundWorker(&worker);

@@ -242,6 +242,8 @@ put_values(pq_writer *w, const pq_column *c, page_pos a, page_pos b, int index_w
 		w->page.len += (n + 7) / 8;
 		return PQ_OK;
 	}
+	if (b.pb == a.pb)
+		return PQ_OK;			/* no values (and maybe no buffer at all) */
 	return pqb_append(&w->page, c->plain.data + a.pb, b.pb - a.pb);
 }
 

@@ -202,7 +202,9 @@ build_layout(pq_writer *w)
 
 	if (todo == NULL || must == NULL)
 		rc = PQ_ERR_NOMEM;
-	for (todo && (todo[top++] = PQ_ROOT); rc == PQ_OK && top > 0;)
+	else
+		todo[top++] = PQ_ROOT;
+	while (rc == PQ_OK && top > 0)
 	{
 		pq_field	f = todo[--top];
 		const pq_node *nd = &w->nodes[f];
@@ -247,26 +249,30 @@ build_layout(pq_writer *w)
 	return rc;
 }
 
+/* Zeroed memory, so that pq_writer_free can run on a half-built writer. */
+static void *
+zalloc(pq_writer *w, size_t size)
+{
+	void	   *p = pq_alloc(&w->alloc, size);
+
+	if (p)
+		memset(p, 0, size);
+	return p;
+}
+
 static int
 allocate_state(pq_writer *w)
 {
 	size_t		n = w->nnodes;
-	const pq_allocator *a = &w->alloc;
 
-	w->st = pq_alloc(a, sizeof(pq_node_state) * n);
-	w->col_of_field = pq_alloc(a, sizeof(int32_t) * n);
-	w->preorder = pq_alloc(a, sizeof(pq_field) * n);
-	w->cols = pq_alloc(a, sizeof(pq_column) * (size_t) w->schema->nleaves);
-	w->required = pq_alloc(a, sizeof(pq_field *) * n);
-	w->nrequired = pq_alloc(a, sizeof(size_t) * n);
-	w->undo = pq_alloc(a, sizeof(pq_undo) * n);
-	if (!w->st || !w->col_of_field || !w->preorder || !w->cols || !w->required ||
-		!w->nrequired || !w->undo)
+	if ((w->st = zalloc(w, sizeof(pq_node_state) * n)) == NULL ||
+		(w->col_of_field = zalloc(w, sizeof(int32_t) * n)) == NULL ||
+		(w->preorder = zalloc(w, sizeof(pq_field) * n)) == NULL ||
+		(w->cols = zalloc(w, sizeof(pq_column) * (size_t) w->schema->nleaves)) == NULL ||
+		(w->required = zalloc(w, sizeof(pq_field *) * n)) == NULL ||
+		(w->nrequired = zalloc(w, sizeof(size_t) * n)) == NULL ||
+		(w->undo = zalloc(w, sizeof(pq_undo) * n)) == NULL)
 		return PQ_ERR_NOMEM;
-	memset(w->st, 0, sizeof(pq_node_state) * n);
-	memset(w->cols, 0, sizeof(pq_column) * (size_t) w->schema->nleaves);
-	memset(w->required, 0, sizeof(pq_field *) * n);
-	memset(w->nrequired, 0, sizeof(size_t) * n);
 	for (size_t i = 0; i < n; i++)
 		w->col_of_field[i] = -1;
 	w->undo_cap = n;
