@@ -511,11 +511,19 @@ encode_column(pq_writer *w, const pq_column *c, pq_chunk_meta *m)
 	stats		st;
 	int			rc;
 
+	uint64_t	present = 0;
+
 	m->num_values = (int64_t) s->nslots;
 	m->dictionary_page_offset = -1;
 	for (size_t i = 0; i < s->nruns; i++)
 		if (s->runs[i].def < c->node->max_def)
 			m->null_count += s->runs[i].count;
+		else
+			present += s->runs[i].count;
+	/* a broken invariant must not become a corrupt file */
+	if (present != c->nvalues || (c->dict_on && c->nidx != c->nvalues))
+		return pq_fail(w, PQ_ERR_STATE, "internal error: column \"%s\" has %llu defined levels but %zu values",
+					   c->node->name, (unsigned long long) present, c->nvalues);
 	if (use_dict)
 	{
 		int			width = pq_bit_width(c->ndict - 1);

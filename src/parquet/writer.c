@@ -123,6 +123,8 @@ schema_problem(const pq_schema *s)
 			return "a group of the schema has no fields";
 		if (n->max_def > PQ_MAX_LEVEL || n->max_rep > PQ_MAX_LEVEL)
 			return "the schema is nested too deeply";
+		if ((n->kind == PQ_KIND_LIST || n->kind == PQ_KIND_MAP) && n->nchildren != 1)
+			return "a LIST or MAP group holds only its repeated group";
 		if ((n->kind == PQ_KIND_LIST && s->nodes[n->children[0]].nchildren != 1) ||
 			(n->kind == PQ_KIND_MAP && s->nodes[n->children[0]].nchildren != 2))
 			return "a LIST needs one element field and a MAP one value field";
