@@ -580,8 +580,9 @@ pq_column_reset(pq_writer *w, pq_column *c)
 	c->ndict = 0;
 	c->dict.len = 0;
 	if (c->table)
-		memset(c->table, 0, c->table_size * sizeof(uint32_t));
+		memset(c->table, 0, c->table_size * sizeof(uint64_t));
 	c->dict_on = w->opt.enable_dictionary && c->node->physical != PQ_BOOLEAN;
+	c->dict_probed = false;
 }
 
 int
@@ -605,7 +606,7 @@ pq_column_fallback_to_plain(pq_writer *w, pq_column *c)
 	c->ndict = 0;
 	c->dict.len = 0;
 	if (c->table)
-		memset(c->table, 0, c->table_size * sizeof(uint32_t));
+		memset(c->table, 0, c->table_size * sizeof(uint64_t));
 	return PQ_OK;
 }
 

@@ -12,6 +12,8 @@
 
 #include <string.h>
 
+#define PQ_DICT_PROBE 4096
+
 static int
 append_run(pq_writer *w, pq_node_state *s, int rep, int def, uint64_t count)
 {
@@ -275,7 +277,23 @@ pq_begin_record(pq_writer *w)
 	return PQ_OK;
 }
 
-/* After a committed record: columns whose dictionary outgrew the limit go PLAIN. */
+/*
+ * Past its size limit a dictionary goes; so does one that, after its first 4096
+ * values, holds nearly as many entries as values (times, uids): hashing every value of
+ * a column that will not compress by dictionary only costs cache misses.
+ */
+static bool
+dictionary_not_worth_it(const pq_writer *w, pq_column *c)
+{
+	if (c->dict.len > w->opt.dictionary_limit)
+		return true;
+	if (c->dict_probed || c->nvalues < PQ_DICT_PROBE)
+		return false;
+	c->dict_probed = true;
+	return c->ndict * 8 > c->nvalues * 7;
+}
+
+/* After a committed record: columns whose dictionary is not worth keeping go PLAIN. */
 static int
 check_dictionaries(pq_writer *w)
 {
@@ -283,7 +301,7 @@ check_dictionaries(pq_writer *w)
 	{
 		int32_t		ci = w->col_of_field[w->undo[i].field];
 
-		if (ci >= 0 && w->cols[ci].dict_on && w->cols[ci].dict.len > w->opt.dictionary_limit)
+		if (ci >= 0 && w->cols[ci].dict_on && dictionary_not_worth_it(w, &w->cols[ci]))
 		{
 			int			rc = pq_column_fallback_to_plain(w, &w->cols[ci]);
 
@@ -494,22 +512,26 @@ dict_entry(const pq_column *c, size_t i, size_t *len)
 	return p + 4;
 }
 
+/* The slot holds the hash too: one cache line visited per probe, not three. */
 static int
 dict_table_grow(pq_writer *w, pq_column *c)
 {
 	size_t		nsize = c->table_size ? c->table_size * 2 : 1024;
-	uint32_t   *nt = pq_alloc(&w->alloc, nsize * sizeof(uint32_t));
+	uint64_t   *nt = pq_alloc(&w->alloc, nsize * sizeof(uint64_t));
 
 	if (nt == NULL)
 		return PQ_ERR_NOMEM;
-	memset(nt, 0, nsize * sizeof(uint32_t));
-	for (size_t i = 0; i < c->ndict; i++)
+	memset(nt, 0, nsize * sizeof(uint64_t));
+	for (size_t i = 0; i < c->table_size; i++)
 	{
-		size_t		j = c->dict_hash[i] & (nsize - 1);
+		uint64_t	e = c->table[i];
+		size_t		j;
 
-		while (nt[j])
-			j = (j + 1) & (nsize - 1);
-		nt[j] = (uint32_t) i + 1;
+		if (e == 0)
+			continue;
+		for (j = (e >> 32) & (nsize - 1); nt[j]; j = (j + 1) & (nsize - 1))
+			;
+		nt[j] = e;
 	}
 	pq_free(&w->alloc, c->table);
 	c->table = nt;
@@ -529,14 +551,16 @@ dict_index(pq_writer *w, pq_column *c, const uint8_t *v, size_t len, uint32_t *o
 		return rc;
 	for (j = h & (c->table_size - 1); c->table[j]; j = (j + 1) & (c->table_size - 1))
 	{
-		size_t		i = c->table[j] - 1,
+		uint64_t	e = c->table[j];
+		size_t		i,
 					elen;
-		const uint8_t *e;
+		const uint8_t *p;
 
-		if (c->dict_hash[i] != h)
+		if ((uint32_t) (e >> 32) != h)
 			continue;
-		e = dict_entry(c, i, &elen);
-		if (elen == len && memcmp(e, v, len) == 0)
+		i = (size_t) (uint32_t) e - 1;
+		p = dict_entry(c, i, &elen);
+		if (elen == len && memcmp(p, v, len) == 0)
 		{
 			*out = (uint32_t) i;
 			return PQ_OK;
@@ -544,16 +568,13 @@ dict_index(pq_writer *w, pq_column *c, const uint8_t *v, size_t len, uint32_t *o
 	}
 	if ((rc = pq_grow(&w->alloc, (void **) &c->dict_off, &c->dict_cap, c->ndict + 1, sizeof(uint32_t))) != PQ_OK)
 		return rc;
-	if ((rc = pq_grow(&w->alloc, (void **) &c->dict_hash, &c->dict_hash_cap, c->ndict + 1, sizeof(uint32_t))) != PQ_OK)
-		return rc;
 	c->dict_off[c->ndict] = (uint32_t) c->dict.len;
 	if (c->value_size == 0 && (rc = pqb_u32le(&c->dict, (uint32_t) len)) != PQ_OK)
 		return rc;
 	if ((rc = pqb_append(&c->dict, v, len)) != PQ_OK)
 		return rc;
-	c->dict_hash[c->ndict] = h;
-	c->table[j] = (uint32_t) ++c->ndict;
-	*out = (uint32_t) (c->ndict - 1);
+	c->table[j] = (uint64_t) h << 32 | (uint64_t) (c->ndict + 1);
+	*out = (uint32_t) c->ndict++;
 	return PQ_OK;
 }
 

@@ -386,7 +386,6 @@ free_column(pq_writer *w, pq_column *c)
 	pqb_free(&c->dict);
 	pq_free(&w->alloc, c->idx);
 	pq_free(&w->alloc, c->dict_off);
-	pq_free(&w->alloc, c->dict_hash);
 	pq_free(&w->alloc, c->table);
 }
 

@@ -54,16 +54,15 @@ typedef struct pq_column
 	size_t		nvalues;		/* non-null values in the row group */
 	pq_bytes	plain;			/* PLAIN values (BOOLEAN: one byte per value) */
 	bool		dict_on;
+	bool		dict_probed;	/* the near-unique check has run this row group */
 	uint32_t   *idx;			/* dictionary indices, when dict_on */
 	size_t		nidx;
 	size_t		idx_cap;
 	pq_bytes	dict;			/* PLAIN-encoded dictionary entries */
 	uint32_t   *dict_off;		/* entry start in dict (BYTE_ARRAY: at its length) */
-	uint32_t   *dict_hash;
-	size_t		dict_hash_cap;
 	size_t		ndict;
 	size_t		dict_cap;
-	uint32_t   *table;			/* open addressing: entry + 1, 0 = empty */
+	uint64_t   *table;			/* open addressing: hash << 32 | (entry + 1); 0 = empty */
 	size_t		table_size;
 } pq_column;
 
