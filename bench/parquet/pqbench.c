@@ -630,6 +630,10 @@ run_pass(const char *events, pq_sink sink, pq_compression codec)
 
 	pq_options_init(&o);
 	o.compression = codec;
+	if (getenv("PQBENCH_PAGE_SIZE"))	/* for experiments */
+		o.page_size_limit = (size_t) atol(getenv("PQBENCH_PAGE_SIZE"));
+	if (getenv("PQBENCH_ZSTD_LEVEL"))
+		o.zstd_level = atoi(getenv("PQBENCH_ZSTD_LEVEL"));
 	o.key_value_metadata = kv;
 	o.num_key_value_metadata = 1;
 	if (pq_writer_open(&w, schema, &o, sink, NULL, err, sizeof(err)) != PQ_OK)

@@ -253,7 +253,13 @@ write_data_pages(pq_writer *w, const pq_column *c, const pq_node_state *s, int i
 {
 	page_pos	a = {0, 0, 0, 0};
 	size_t		limit = w->opt.page_size_limit;
-	size_t		target = limit - limit / 8 - (limit > 256 ? 64 : 0);
+
+	/*
+	 * The size estimate is close (exact for PLAIN values, an upper bound for levels and
+	 * indices, give or take a few header bytes per run), so a small margin keeps pages
+	 * under the limit while filling them: fuller pages compress better.
+	 */
+	size_t		target = limit >= 16384 ? limit - limit / 64 - 512 : limit - limit / 8 - (limit > 256 ? 64 : 0);
 
 	while (a.ri < s->nruns && !(a.ri == s->nruns - 1 && a.ro == s->runs[a.ri].count))
 	{

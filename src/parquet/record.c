@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#define PQ_DICT_PROBE 4096
+#define PQ_DICT_PROBE 32768
 
 static int
 append_run(pq_writer *w, pq_node_state *s, int rep, int def, uint64_t count)
@@ -278,7 +278,7 @@ pq_begin_record(pq_writer *w)
 }
 
 /*
- * Past its size limit a dictionary goes; so does one that, after its first 4096
+ * Past its size limit a dictionary goes; so does one that, after its first 32768
  * values, holds nearly as many entries as values (times, uids): hashing every value of
  * a column that will not compress by dictionary only costs cache misses.
  */

@@ -321,9 +321,46 @@ absent_columns_are_cheap(void)
 	pq_schema_free(s);
 }
 
+static void
+lookup_and_schema_checks(void)
+{
+	pq_schema  *s = pq_schema_new(NULL);
+	pq_field	g,
+				a,
+				b,
+				l,
+				lr,
+				extra,
+				el;
+	pq_writer  *w;
+	char		err[128] = "";
+
+	pq_schema_add_group(s, PQ_ROOT, "Actor", PQ_OPTIONAL, &g);
+	pq_schema_add_leaf(s, g, "userName", PQ_OPTIONAL, PQ_BYTE_ARRAY, PQ_LOGICAL_STRING, &a);
+	pq_schema_add_leaf(s, PQ_ROOT, "username", PQ_OPTIONAL, PQ_BYTE_ARRAY, PQ_LOGICAL_STRING, &b);
+	ok(pq_schema_child(s, g, "userName", 8) == a && pq_schema_child(s, g, "username", 8) == PQ_NO_FIELD,
+	   "exact lookup finds userName in Actor, not username");
+	ok(pq_schema_child_ci(s, g, "USERNAME", 8) == a && pq_schema_child_ci(s, PQ_ROOT, "actor", 5) == g,
+	   "case-insensitive lookup finds userName and Actor");
+	ok(pq_schema_child(s, PQ_ROOT, "username", 8) == b && pq_schema_child(s, PQ_ROOT, "usernamex", 8) == b,
+	   "lookup honours the given length, not a NUL");
+	ok(pq_schema_child(s, PQ_ROOT, "userName", 8) == PQ_NO_FIELD, "a child of another group is not found");
+	ok(pq_schema_add_leaf(s, PQ_ROOT, "username", PQ_OPTIONAL, PQ_INT32, PQ_LOGICAL_NONE, &el) == PQ_ERR_SCHEMA,
+	   "a duplicate name in one group is refused");
+	ok(pq_schema_add_leaf(s, PQ_ROOT, "x", PQ_OPTIONAL, PQ_INT32, PQ_LOGICAL_STRING, &el) == PQ_ERR_SCHEMA,
+	   "a logical type that does not suit the physical type is refused");
+	pq_schema_add_list(s, PQ_ROOT, "l", PQ_OPTIONAL, &l, &lr);
+	pq_schema_add_leaf(s, lr, "element", PQ_OPTIONAL, PQ_INT32, PQ_LOGICAL_NONE, &el);
+	pq_schema_add_leaf(s, l, "extra", PQ_OPTIONAL, PQ_INT32, PQ_LOGICAL_NONE, &extra);
+	ok(pq_writer_open(&w, s, NULL, (pq_sink) {discard, NULL}, NULL, err, sizeof(err)) == PQ_ERR_SCHEMA &&
+	   w == NULL && strstr(err, "LIST") != NULL, "a LIST group with a field beside its repeated group is refused");
+	pq_schema_free(s);
+}
+
 int
 main(void)
 {
+	lookup_and_schema_checks();
 	dremel_document();
 	list_of_structs_and_map();
 	rollback_and_errors();
