@@ -187,7 +187,12 @@ typedef struct SlSourceRuntime
 } SlSourceRuntime;
 
 static HTAB *runtime_by_name = NULL;
-static int64 counted_upto_id = 0;
+static int64 counted_upto_id = 0;	/* queue ids up to here are counted */
+static bool unroutable_seen = false;	/* the last count met rows no source takes */
+static TimestampTz last_full_sweep = 0;
+
+/* How often the whole queue is checked for rows no source takes (also at every flush). */
+#define FULL_SWEEP_INTERVAL_MS (10 * 60 * 1000)
 
 static SlSourceRuntime *
 source_runtime(const char *name)
@@ -222,10 +227,11 @@ count_new_arrivals(void)
 	uint64		i;
 
 	sl_begin_step("securitylake: counting new events");
-	sl_exec("SELECT coalesce(q.source, s.name), count(*), sum(pg_catalog.pg_column_size(q.event))::bigint, max(q.id)"
+	sl_exec("SELECT s.name, count(*), sum(pg_catalog.pg_column_size(q.event))::bigint, max(q.id)"
 				 "  FROM securitylake.queue q"
-				 "  LEFT JOIN securitylake.source s ON q.source IS NULL AND s.route_by_class"
-				 "       AND q.event->'class_uid' = pg_catalog.to_jsonb(s.class_uid)"
+				 "  LEFT JOIN securitylake.source s ON q.source = s.name"
+				 "       OR (q.source IS NULL AND s.route_by_class"
+				 "           AND q.event->'class_uid' = pg_catalog.to_jsonb(s.class_uid))"
 				 " WHERE q.id > $1 GROUP BY 1",
 				 1, types, values, NULL, SPI_OK_SELECT);
 	for (i = 0; i < SPI_processed; i++)
@@ -236,7 +242,9 @@ count_new_arrivals(void)
 		char	   *name = SPI_getvalue(tup, desc, 1);
 		int64		maxid = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
 
-		if (name != NULL && strlen(name) < NAMEDATALEN)
+		if (name == NULL)
+			unroutable_seen = true;
+		else if (strlen(name) < NAMEDATALEN)
 		{
 			SlSourceRuntime *rt = source_runtime(name);
 
@@ -330,14 +338,17 @@ drain_source(SlSource *source)
 	MemoryContextDelete(batch_cxt);
 }
 
-/* Dead-letter queued rows that no source takes. */
+/* Dead-letter queued rows with id > from_id that no source takes. */
 static void
-dead_letter_unroutable(void)
+dead_letter_unroutable(int64 from_id)
 {
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(from_id)};
+
 	sl_begin_step("securitylake: dead-lettering unroutable events");
 	sl_exec("WITH bad AS ("
 				 "  SELECT q.id FROM securitylake.queue q"
-				 "   WHERE CASE WHEN q.source IS NOT NULL"
+				 "   WHERE q.id > $1 AND CASE WHEN q.source IS NOT NULL"
 				 "              THEN NOT EXISTS (SELECT 1 FROM securitylake.source s WHERE s.name = q.source)"
 				 "              ELSE NOT EXISTS (SELECT 1 FROM securitylake.source s"
 				 "                                WHERE s.route_by_class"
@@ -351,7 +362,7 @@ dead_letter_unroutable(void)
 				 "            WHEN pg_catalog.jsonb_typeof(m.event->'class_uid') IS NULL THEN 'missing required attribute class_uid'"
 				 "            ELSE pg_catalog.format('no source for class_uid %s', m.event->'class_uid') END,"
 				 "       m.enqueued_at FROM moved m",
-				 0, NULL, NULL, NULL, SPI_OK_INSERT);
+				 1, types, values, NULL, SPI_OK_INSERT);
 	sl_end_step();
 }
 
@@ -425,17 +436,34 @@ deliver_pending_step(SlSource *unused)
 }
 
 static void
-unroutable_step(SlSource *unused)
-{
-	(void) unused;
-	dead_letter_unroutable();
-}
-
-static void
 count_step(SlSource *unused)
 {
 	(void) unused;
 	count_new_arrivals();
+}
+
+/*
+ * Rows no source takes are looked for among the rows just counted when the
+ * count met some, and in the whole queue at every flush and every
+ * FULL_SWEEP_INTERVAL_MS (rows whose source was dropped, rows that committed
+ * late with a low id): never a full scan per cycle.
+ */
+static int64 sweep_from_id = 0;
+
+static void
+sweep_step(SlSource *unused)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	(void) unused;
+	if (flush_mode || TimestampDifferenceExceeds(last_full_sweep, now, FULL_SWEEP_INTERVAL_MS))
+	{
+		dead_letter_unroutable(0);
+		last_full_sweep = now;
+	}
+	else if (unroutable_seen)
+		dead_letter_unroutable(sweep_from_id);
+	unroutable_seen = false;
 }
 
 /*
@@ -452,8 +480,9 @@ run_cycle(void)
 
 	MemoryContextReset(cycle_cxt);
 	guarded(deliver_pending_step, NULL);
-	guarded(unroutable_step, NULL);
+	sweep_from_id = counted_upto_id;
 	guarded(count_step, NULL);
+	guarded(sweep_step, NULL);
 	sources = load_sources();
 	now = GetCurrentTimestamp();
 	foreach(lc, sources)
