@@ -37,5 +37,6 @@ console.log(`ratio   ours parse+encode / duckdb parse+write: ${f(ours_total / du
 console.log(`ratio   ours encode / duckdb write-only:   ${f(ours_encode / duck_write)}x   (stretch >= 1.0)`);
 console.log(`bytes   ours ${r(o.bytes)}  duckdb ${r(d.bytes_from_table)}  ratio ${f(o.bytes / d.bytes_from_table)}   (target <= 1.0)`);
 console.log(`zstd    alone on our ${r(o.page_bytes)} page bytes: ${f(o.zstd_alone_s)} s (${r(o.page_bytes / o.zstd_alone_s / 1e6)} MB/s); encode / zstd-alone = ${f(o.encode_s / o.zstd_alone_s)}x (target <= 2)`);
+console.log(`zstd    alone on the ${r(o.json_bytes)} NDJSON bytes: ${f(o.zstd_ndjson_s)} s (${r(o.json_bytes / o.zstd_ndjson_s / 1e6)} MB/s, ${r(o.zstd_ndjson_bytes)} bytes out); encode / that = ${f(o.encode_s / o.zstd_ndjson_s)}x`);
 console.log(`        encode without zstd: ${f(o.encode_uncompressed_s)} s`);
 ' "$OURS" "$DUCK"

@@ -516,7 +516,7 @@ dict_entry(const pq_column *c, size_t i, size_t *len)
 static int
 dict_table_grow(pq_writer *w, pq_column *c)
 {
-	size_t		nsize = c->table_size ? c->table_size * 2 : 1024;
+	size_t		nsize = c->table_size ? c->table_size * 2 : 64;
 	uint64_t   *nt = pq_alloc(&w->alloc, nsize * sizeof(uint64_t));
 
 	if (nt == NULL)
