@@ -1,0 +1,128 @@
+// Driven by bench/pipeline/run.sh (cluster + gate already running).
+import { writeFileSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { psql, one, lit } from '../../test/lib/pg.mjs';
+import { AUTH_SCHEMA, authEvents } from '../../test/e2e/fixtures.mjs';
+
+const EVENTS = Number(process.env.EVENTS ?? 200000);
+const MANY = Number(process.env.MANY ?? 1000000);
+const FEW = 10000;
+const TMP = process.env.BENCH_TMP;
+const AKID = 'AKIADEMOUSER00000001';
+const SECRET = 'demoSecretKeyForTheLocalGate000000000001';
+const BUCKET = 'aws-security-data-lake-us-east-1-demolake';
+const now = () => Number(process.hrtime.bigint()) / 1e9;
+
+function eventsFile(n, seed) {
+  const path = `${TMP}/events-${n}-${seed}.txt`;
+  const chunk = 100000;
+  writeFileSync(path, '');
+  for (let i = 0; i < n; i += chunk) {
+    const evs = authEvents(Math.min(chunk, n - i), { days: 3, seed: seed * 1000 + i / chunk });
+    writeFileSync(path, evs.map((e) => JSON.stringify(e).replaceAll('\\', '\\\\')).join('\n') + '\n', { flag: 'a' });
+  }
+  spawnSync('chmod', ['644', path]);
+  return path;
+}
+
+function setSource(opts) {
+  const sets = Object.entries(opts).map(([k, v]) => `${k} = ${v}`).join(', ');
+  psql(`UPDATE securitylake.source SET ${sets} WHERE name = 'bench'`);
+}
+
+function workerPid() {
+  return one(`SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE backend_type = 'securitylake worker'`);
+}
+
+function peakRssMiB(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)[1]) / 1024;
+}
+
+async function restartWorker() {
+  const old = workerPid();
+  if (old) process.kill(old, 'SIGTERM');
+  for (let i = 0; i < 200; i++) {
+    await sleep(100);
+    const pid = workerPid();
+    if (pid && pid !== old) return pid;
+  }
+  throw new Error('worker did not restart');
+}
+
+function copyTimed(path) {
+  const t0 = now();
+  psql(`COPY securitylake.queue (event) FROM ${lit(path)}`);
+  return now() - t0;
+}
+
+function flushTimed() {
+  const t0 = now();
+  psql(`SELECT count(*) FROM securitylake.flush('bench', '30 min')`);
+  return now() - t0;
+}
+
+function pgbench(clients, seconds, file) {
+  const r = spawnSync('/usr/lib/postgresql/15/bin/pgbench', ['-n', '-c', String(clients), '-j', String(clients), '-T', String(seconds), '-f', file, '-h', process.env.PGHOST, '-p', process.env.PGPORT, '-U', 'postgres', 'bench'], { encoding: 'utf8' });
+  const m = /tps = ([0-9.]+) \(without initial connection time\)/.exec(r.stdout);
+  if (!m) throw new Error(r.stdout + r.stderr);
+  return Number(m[1]);
+}
+
+psql(`CREATE EXTENSION securitylake;
+      SELECT securitylake.set_credentials(${lit(AKID)}, ${lit(SECRET)});
+      SELECT securitylake.create_source('bench', 's3://${BUCKET}/ext/bench/1.0/', NULL, NULL, 3002, 'us-east-1', '123456789012',
+        schema => ${lit(JSON.stringify(AUTH_SCHEMA))}::jsonb, batch_record_count => 1000000, batch_data_size => 268435456,
+        publish_rate => '1 day', options => ${lit(JSON.stringify({ endpoint: process.env.GATE_URL, force_path_style: true }))}::jsonb);`);
+
+const main = eventsFile(EVENTS, 1);
+const avgBytes = Number(one(`SELECT 1`)) && readFileSync(main).length / EVENTS;
+console.log(`events: ${EVENTS} OCSF Authentication events, ~${avgBytes.toFixed(0)} B of JSON each`);
+
+// 1. One producer's COPY rate vs the drain rate, same events.
+const copySeconds = copyTimed(main);
+const copyRate = EVENTS / copySeconds;
+const drainSeconds = flushTimed();
+const drainRate = EVENTS / drainSeconds;
+
+// 2. One producer's autocommit single-row INSERT rate.
+const one1 = `${TMP}/insert.sql`;
+writeFileSync(one1, `INSERT INTO securitylake.queue (event) VALUES ('${JSON.stringify(authEvents(1, { seed: 9 })[0]).replaceAll("'", "''")}');\n`);
+setSource({ enabled: false });
+const insertRate = pgbench(1, 10, one1);
+psql(`DELETE FROM securitylake.queue`);
+console.log(`drain ${drainRate.toFixed(0)} events/s; one producer: COPY ${copyRate.toFixed(0)} events/s, autocommit INSERT ${insertRate.toFixed(0)} events/s`);
+console.log(`ratio drain/COPY = ${(drainRate / copyRate).toFixed(2)} (target >= 1.0); drain/INSERT = ${(drainRate / insertRate).toFixed(1)} (target >= 20)`);
+
+// 3. Producers (8 sessions, autocommit INSERT) without and with the worker draining.
+const without = pgbench(8, 15, one1);
+psql(`DELETE FROM securitylake.queue; VACUUM securitylake.queue`);
+setSource({ enabled: true, batch_record_count: 20000, publish_rate: "'1 second'" });
+const withWorker = pgbench(8, 15, one1);
+const depth = one('SELECT count(*) FROM securitylake.queue');
+flushTimed();
+console.log(`8 producers: ${without.toFixed(0)} inserts/s without the worker, ${withWorker.toFixed(0)} with it draining = ${(100 * withWorker / without).toFixed(0)}% (target >= 90%); queue depth at the end ${depth}`);
+setSource({ batch_record_count: 1000000, publish_rate: "'1 day'" });
+
+// 4. Worker peak RSS against batch_data_size.
+for (const mib of [16, 64]) {
+  setSource({ batch_data_size: mib * 1048576 });
+  const pid = await restartWorker();
+  copyTimed(main);
+  flushTimed();
+  const rss = peakRssMiB(pid);
+  console.log(`batch_data_size ${mib} MiB: worker peak RSS ${rss.toFixed(0)} MiB (target <= ${(1.5 * mib + 64).toFixed(0)} MiB)`);
+}
+setSource({ batch_data_size: 268435456, batch_record_count: 10000 });
+
+// 5. Drain cost per event with few vs many rows queued (batches of 10k either way).
+const few = eventsFile(FEW, 2);
+copyTimed(few);
+const fewRate = FEW / flushTimed();
+const many = eventsFile(MANY, 3);
+copyTimed(many);
+const manyRate = MANY / flushTimed();
+console.log(`drain with ${FEW} queued: ${fewRate.toFixed(0)} events/s; with ${MANY} queued: ${manyRate.toFixed(0)} events/s; cost per event ratio ${(fewRate / manyRate).toFixed(2)} (target within 0.8..1.2)`);
+const bloat = one(`SELECT pg_size_pretty(pg_total_relation_size('securitylake.queue'))`);
+console.log(`queue relation size after the runs (autovacuum keeps up?): ${bloat}`);

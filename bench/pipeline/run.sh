@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Pipeline benchmark (not a test): end-to-end drain (queue → objects on the local gate →
+# rows deleted) against one producer session's COPY and autocommit INSERT rates on the
+# same events, producers' insert rate with and without the worker draining, worker peak
+# RSS against batch_data_size, and drain cost per event with few vs many rows queued.
+# Prints ratios measured in the same run.
+#
+#   bash bench/pipeline/run.sh              # defaults: 200k events, 1M rows for the "many queued" case
+#   EVENTS=500000 MANY=5000000 bash bench/pipeline/run.sh
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
+. test/lib/pgcluster.sh
+. test/lib/free-port.sh
+bash test/setup.sh >/dev/null
+make -s >/dev/null && make -s install >/dev/null
+
+TMP=$(mktemp -d /tmp/securitylake-bench.XXXXXX)
+chmod 755 "$TMP"
+GATE_PID=
+cleanup() {
+  [ -n "$GATE_PID" ] && kill "$GATE_PID" 2>/dev/null && wait "$GATE_PID" 2>/dev/null
+  pg_cluster_stop "$TMP/pg"
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+PORT=$(free_port)
+pg_cluster_start "$TMP/pg" "$PORT" bench >/dev/null
+# Like a production server, not the test defaults: WAL fsync stays off on this throwaway
+# cluster for both sides alike (producers and the worker), so the ratios are fair.
+export PGHOST=$TMP/pg PGPORT=$PORT PGUSER=postgres PGDATABASE=bench
+node demo/gate.mjs "$TMP/gate" >"$TMP/gate.out" 2>&1 &
+GATE_PID=$!
+for _ in $(seq 100); do grep -q '^gate listening' "$TMP/gate.out" && break; sleep 0.1; done
+export GATE_URL=$(sed -n 's/^gate listening //p' "$TMP/gate.out")
+export BENCH_TMP=$TMP
+node bench/pipeline/bench.mjs
