@@ -1,0 +1,87 @@
+// Load: 8 producer sessions (pgbench, one autocommit INSERT per transaction) with and
+// without the worker draining. Prints the producers' rate both ways (goal: >= 90% with
+// the worker), the queue depth sampled over time (must stay bounded), errors (none).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { psql, one, lit, skipNoPg } from '../lib/pg.mjs';
+import { startGate } from '../lib/gate.mjs';
+import { AUTH_SCHEMA, authEvents } from './fixtures.mjs';
+
+const SECONDS = Number(process.env.LOAD_SECONDS ?? 30);
+const BUCKET = 'aws-security-data-lake-us-east-1-loadlake';
+const USER = { accessKeyId: 'AKIALOADTESTUSER0001', secretAccessKey: 'loadSecretKeyForTheGate000000000000001' };
+let gate;
+let tmp;
+
+function pgbench(seconds, script) {
+  return new Promise((resolve) => {
+    const p = spawn('/usr/lib/postgresql/15/bin/pgbench', ['-n', '-c', '8', '-j', '8', '-T', String(seconds), '-f', script,
+      '-h', process.env.PGHOST, '-p', process.env.PGPORT, '-U', 'postgres', process.env.PGDATABASE]);
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { out += d; });
+    p.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+function tps(out) {
+  return Number(/tps = ([0-9.]+) \(without initial connection time\)/.exec(out)?.[1] ?? 0);
+}
+
+before(async () => {
+  if (skipNoPg) return;
+  tmp = mkdtempSync(join(tmpdir(), 'securitylake-load-'));
+  gate = await startGate({ users: [USER], buckets: [BUCKET] });
+  psql(`DROP EXTENSION IF EXISTS securitylake CASCADE; CREATE EXTENSION securitylake;
+        SELECT securitylake.set_credentials(${lit(USER.accessKeyId)}, ${lit(USER.secretAccessKey)});
+        SELECT securitylake.create_source('load', 's3://${BUCKET}/ext/load/', NULL, NULL, 3002, 'us-east-1', '123456789012',
+          schema => ${lit(JSON.stringify(AUTH_SCHEMA))}::jsonb, batch_record_count => 20000, publish_rate => '2 seconds',
+          options => ${lit(JSON.stringify({ endpoint: gate.url, force_path_style: true }))}::jsonb);`);
+});
+
+after(async () => {
+  await gate?.stop();
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+test(`8 producers for ${SECONDS} s with and without the worker draining`, { skip: skipNoPg, timeout: (4 * SECONDS + 120) * 1000 }, async () => {
+  const script = join(tmp, 'insert.sql');
+  const event = JSON.stringify(authEvents(1, { seed: 5 })[0]).replaceAll("'", "''");
+  writeFileSync(script, `INSERT INTO securitylake.queue (event) VALUES ('${event}');\n`);
+
+  psql(`SELECT securitylake.alter_source('load', options => '{"enabled": false}')`);
+  const without = await pgbench(SECONDS, script);
+  assert.equal(without.code, 0, without.out);
+  psql(`DELETE FROM securitylake.queue; VACUUM securitylake.queue;`);
+
+  psql(`SELECT securitylake.alter_source('load', options => '{"enabled": true}')`);
+  const depths = [];
+  const run = pgbench(SECONDS, script);
+  const sampler = (async () => {
+    for (let t = 0; t < SECONDS; t += 2) {
+      await sleep(2000);
+      depths.push(one('SELECT count(*) FROM securitylake.queue'));
+    }
+  })();
+  const withWorker = await run;
+  await sampler;
+  assert.equal(withWorker.code, 0, withWorker.out);
+  psql(`SELECT count(*) FROM securitylake.flush('load', '120 s')`);
+
+  const rateWithout = tps(without.out);
+  const rateWith = tps(withWorker.out);
+  const delivered = Number(one(`SELECT coalesce(sum(rows), 0) FROM securitylake.uploads WHERE source = 'load'`));
+  const maxDepth = Math.max(...depths);
+  console.log(`load: producers ${rateWithout.toFixed(0)} inserts/s without the worker, ${rateWith.toFixed(0)} with it = ${(100 * rateWith / rateWithout).toFixed(0)}% (goal >= 90%)`);
+  console.log(`load: queue depth every 2 s: ${depths.join(' ')}; delivered ${delivered}; dead letters ${one('SELECT count(*) FROM securitylake.dead_letter')}`);
+  assert.ok(!/ERROR|deadlock/i.test(withWorker.out + without.out), 'no producer error, no deadlock');
+  assert.equal(one('SELECT count(*) FROM securitylake.dead_letter'), 0);
+  assert.ok(rateWith > 0 && delivered >= rateWith * SECONDS * 0.9, 'everything the producers inserted was delivered');
+  // Bounded: the worker keeps up, so the queue never holds more than a few seconds of inserts.
+  assert.ok(maxDepth < rateWith * 10, `queue depth stays bounded (max ${maxDepth})`);
+});
