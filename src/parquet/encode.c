@@ -607,6 +607,9 @@ pq_column_fallback_to_plain(pq_writer *w, pq_column *c)
 		if ((rc = pqb_append(&c->plain, p, len)) != PQ_OK)
 			return pq_fail(w, rc, "out of memory falling back to PLAIN for \"%s\"", c->node->name);
 	}
+	/* the estimate now holds PLAIN values instead of indices and dictionary entries */
+	w->buffered += c->plain.len;
+	w->buffered -= w->buffered < c->nidx * 4 + c->dict.len ? w->buffered : c->nidx * 4 + c->dict.len;
 	c->dict_on = false;
 	c->nidx = 0;
 	c->ndict = 0;

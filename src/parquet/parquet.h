@@ -34,8 +34,19 @@
  *
  * Errors: every function returning int returns PQ_OK (0) or a negative pq_status;
  * pq_writer_error() / pq_schema_error() give a sentence describing the last error.
- * After an error inside a record, call pq_abandon_record() and carry on with the next
- * record; the writer is unusable only after PQ_ERR_IO, PQ_ERR_NOMEM or PQ_ERR_ZSTD.
+ * After an error inside a record (a value that does not fit the schema, a missing
+ * REQUIRED field...), pq_end_record refuses the record: call pq_abandon_record() — it
+ * restores the writer exactly as it was at pq_begin_record, at a cost proportional to
+ * what the record touched — dead-letter the event and carry on with the next one.
+ * PQ_ERR_IO, PQ_ERR_NOMEM and PQ_ERR_ZSTD (possible from pq_end_record too, when it
+ * closes a row group) break the writer: the output is incomplete; free the writer.
+ *
+ * Values: STRING and JSON values must be valid UTF-8 (not checked here; PostgreSQL
+ * text already is). FLOAT/DOUBLE NaN are written but left out of min/max statistics.
+ *
+ * Looking fields up: pq_schema_child() hashes (group, name) into one table for the
+ * schema; a shredder that walks many events of the same shape may keep its own cache
+ * (e.g. per group, the field of each jsonb key) and skip the lookup entirely.
  *
  * Memory: everything is allocated through the pq_allocator given at creation (NULL:
  * libc malloc/realloc/free). Memory held by a writer is bounded by one row group's

@@ -587,12 +587,14 @@ add_value(pq_writer *w, pq_field f, const void *v, size_t len)
 	if (c->dict_on)
 	{
 		uint32_t	idx;
+		size_t		dict_before = c->dict.len;
 
 		if ((rc = pq_grow(&w->alloc, (void **) &c->idx, &c->idx_cap, c->nidx + 1, sizeof(uint32_t))) != PQ_OK ||
 			(rc = dict_index(w, c, v, len, &idx)) != PQ_OK)
 			return pq_fail(w, rc, "out of memory for the dictionary of \"%s\"", c->node->name);
 		c->idx[c->nidx++] = idx;
-		w->buffered += 4;
+		/* the row group will hold the index and, for a new value, its dictionary entry */
+		w->buffered += 4 + (c->dict.len - dict_before);
 	}
 	else
 	{

@@ -831,6 +831,34 @@ case_small_pages(void)
 	end_case();
 }
 
+/* row groups closed by buffered bytes (256 KiB), not by a row count */
+static void
+case_rg_bytes(void)
+{
+	pq_options	o;
+	pq_field	id,
+				txt;
+
+	s = pq_schema_new(NULL);
+	id = leaf(PQ_ROOT, "id", PQ_REQUIRED, PQ_INT64, PQ_LOGICAL_NONE);
+	txt = leaf(PQ_ROOT, "txt", PQ_OPTIONAL, PQ_BYTE_ARRAY, PQ_LOGICAL_STRING);
+	pq_options_init(&o);
+	o.row_group_size = 256 * 1024;
+	begin_case("rg_bytes", &o, false);
+	fprintf(manifest, ", \"row_group_size\": %zu", o.row_group_size);
+	for (long long i = 0; i < 100000; i++)
+	{
+		char		buf[64];
+		int			len = snprintf(buf, sizeof(buf), "row %lld of the byte-limited file", i);
+
+		CHECK(pq_begin_record(w));
+		CHECK(pq_value_int64(w, id, i));
+		CHECK(pq_value_bytes(w, txt, buf, (size_t) len));
+		CHECK(pq_end_record(w));
+	}
+	end_case();
+}
+
 /* UNCOMPRESSED, field ids and key/value metadata */
 static void
 case_metadata(void)
@@ -890,6 +918,7 @@ main(int argc, char **argv)
 	case_metadata();
 	case_dict_fallback();
 	case_small_pages();
+	case_rg_bytes();
 	case_big();
 	fprintf(manifest, "\n]\n");
 	fclose(manifest);

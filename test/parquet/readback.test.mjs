@@ -301,6 +301,21 @@ test('logical and converted types: schema and DuckDB column types', async () => 
   assert.equal(ldesc.find((d) => d.column_name === 'matrix').column_type, 'INTEGER[][]');
 });
 
+test('rg_bytes: row groups are closed at the byte limit', async () => {
+  const c = caseOf('rg_bytes');
+  const f = file('rg_bytes');
+  const rgs = await q(`SELECT row_group_id, sum(total_uncompressed_size)::BIGINT AS u, sum(total_compressed_size)::BIGINT AS z,
+      max(row_group_num_rows)::BIGINT AS n FROM parquet_metadata('${f}') GROUP BY 1 ORDER BY 1`);
+  assert.ok(rgs.length >= 5, `several row groups (${rgs.length})`);
+  for (const rg of rgs) {
+    assert.ok(Number(rg.u) <= c.row_group_size * 1.05, `row group ${rg.row_group_id}: ${rg.u} uncompressed bytes`);
+    assert.ok(Number(rg.z) <= c.row_group_size, `row group ${rg.row_group_id}: ${rg.z} compressed bytes`);
+  }
+  const [agg] = await q(`SELECT count(*)::INT AS n, count(*) FILTER (WHERE id <> file_row_number
+      OR txt <> 'row ' || id || ' of the byte-limited file')::INT AS wrong FROM read_parquet('${f}', file_row_number = true)`);
+  assert.deepEqual(agg, { n: 100000, wrong: 0 });
+});
+
 test('metadata: UNCOMPRESSED, field ids, key/value metadata, created_by', async () => {
   const f = file('metadata');
   const ids = await q(`SELECT name, field_id FROM parquet_schema('${f}') WHERE name IN ('id', 'name') ORDER BY name`);
