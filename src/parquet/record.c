@@ -34,6 +34,8 @@ append_run(pq_writer *w, pq_node_state *s, int rep, int def, uint64_t count)
 			s->runs[s->nruns].def = (uint8_t) def;
 			s->runs[s->nruns].count = n;
 			s->nruns++;
+			/* runs are row-group memory too (many for a column present every other record) */
+			w->buffered += sizeof(pq_level_run);
 		}
 		s->nslots += n;
 		count -= n;
