@@ -333,6 +333,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.compression = take(&in, 3) == 0 ? PQ_UNCOMPRESSED : PQ_ZSTD;
 	o.zstd_level = 1;
 	o.enable_dictionary = take(&in, 4) != 0;
+	o.data_page_version = 1 + (int) take(&in, 2);
 	if (take(&in, 8) == 0)
 		cnt.budget = take(&in, 300);	/* fault injection: allocations fail from here */
 	if (take(&in, 8) == 0)

@@ -11,7 +11,8 @@
 enum
 {
 	PAGE_DATA = 0,
-	PAGE_DICTIONARY = 2
+	PAGE_DICTIONARY = 2,
+	PAGE_DATA_V2 = 3
 };
 enum
 {
@@ -58,33 +59,43 @@ page_header(pq_writer *w, int type, size_t ulen, size_t clen, int32_t num_values
 	return t.err;
 }
 
-/* Compress w->page and write header + body to the sink. */
+/* Compress LEN bytes at SRC into w->comp (or leave them be); *out / *out_len: result. */
 static int
-write_page(pq_writer *w, int type, int32_t num_values, int encoding, pq_chunk_meta *m)
+compress(pq_writer *w, const uint8_t *src, size_t len, const uint8_t **out, size_t *out_len)
 {
-	const uint8_t *body = w->page.data;
-	size_t		ulen = w->page.len,
-				clen = ulen;
-	int			rc;
-
-	if (ulen > INT32_MAX)
-		return pq_fail(w, PQ_ERR_LIMIT, "a page is larger than 2 GiB");
+	*out = src;
+	*out_len = len;
 	if (w->opt.compression == PQ_ZSTD)
 	{
-		size_t		bound = ZSTD_compressBound(ulen);
+		size_t		bound = ZSTD_compressBound(len);
 		size_t		r;
+		int			rc;
 
 		w->comp.len = 0;
 		if ((rc = pqb_reserve(&w->comp, bound)) != PQ_OK)
 			return pq_fail(w, rc, "out of memory for a compressed page");
-		r = ZSTD_compressCCtx(w->zctx, w->comp.data, bound, w->page.data, ulen, w->opt.zstd_level);
+		r = ZSTD_compressCCtx(w->zctx, w->comp.data, bound, src, len, w->opt.zstd_level);
 		if (ZSTD_isError(r))
 			return pq_fail(w, PQ_ERR_ZSTD, "zstd failed: %s", ZSTD_getErrorName(r));
-		body = w->comp.data;
-		clen = r;
+		*out = w->comp.data;
+		*out_len = r;
 	}
-	if (clen > INT32_MAX)
-		return pq_fail(w, PQ_ERR_LIMIT, "a compressed page is larger than 2 GiB");
+	if (*out_len > INT32_MAX || len > INT32_MAX)
+		return pq_fail(w, PQ_ERR_LIMIT, "a page is larger than 2 GiB");
+	return PQ_OK;
+}
+
+/* Compress w->page and write header + body to the sink. */
+static int
+write_page(pq_writer *w, int type, int32_t num_values, int encoding, pq_chunk_meta *m)
+{
+	const uint8_t *body;
+	size_t		ulen = w->page.len,
+				clen;
+	int			rc;
+
+	if ((rc = compress(w, w->page.data, ulen, &body, &clen)) != PQ_OK)
+		return rc;
 	if ((rc = page_header(w, type, ulen, clen, num_values, encoding)) != PQ_OK)
 		return pq_fail(w, rc, "out of memory for a page header");
 	m->uncompressed += (int64_t) (w->header.len + ulen);
@@ -94,17 +105,65 @@ write_page(pq_writer *w, int type, int32_t num_values, int encoding, pq_chunk_me
 	return pq_sink_write(w, body, clen);
 }
 
+typedef struct v2_counts
+{
+	int32_t		num_values;
+	int32_t		num_nulls;
+	int32_t		num_rows;
+	size_t		rep_len;
+	size_t		def_len;
+} v2_counts;
+
+/* DATA_PAGE_V2: w->page is [rep levels][def levels][values]; only values are compressed. */
+static int
+write_page_v2(pq_writer *w, const v2_counts *v, int encoding, pq_chunk_meta *m)
+{
+	size_t		levels = v->rep_len + v->def_len;
+	const uint8_t *body;
+	size_t		clen;
+	pq_thrift	t;
+	int			rc;
+
+	if ((rc = compress(w, w->page.data + levels, w->page.len - levels, &body, &clen)) != PQ_OK)
+		return rc;
+	w->header.len = 0;
+	pq_thrift_init(&t, &w->header);
+	pq_thrift_struct_begin(&t);
+	pq_thrift_i32(&t, 1, PAGE_DATA_V2);
+	pq_thrift_i32(&t, 2, (int32_t) w->page.len);
+	pq_thrift_i32(&t, 3, (int32_t) (levels + clen));
+	pq_thrift_field(&t, 8, PQ_T_STRUCT);
+	pq_thrift_struct_begin(&t);
+	pq_thrift_i32(&t, 1, v->num_values);
+	pq_thrift_i32(&t, 2, v->num_nulls);
+	pq_thrift_i32(&t, 3, v->num_rows);
+	pq_thrift_i32(&t, 4, encoding);
+	pq_thrift_i32(&t, 5, (int32_t) v->def_len);
+	pq_thrift_i32(&t, 6, (int32_t) v->rep_len);
+	pq_thrift_bool(&t, 7, w->opt.compression != PQ_UNCOMPRESSED);
+	pq_thrift_struct_end(&t);
+	pq_thrift_struct_end(&t);
+	if (t.err != PQ_OK)
+		return pq_fail(w, t.err, "out of memory for a page header");
+	m->uncompressed += (int64_t) (w->header.len + w->page.len);
+	m->compressed += (int64_t) (w->header.len + levels + clen);
+	if ((rc = pq_sink_write(w, w->header.data, w->header.len)) != PQ_OK ||
+		(rc = pq_sink_write(w, w->page.data, levels)) != PQ_OK)
+		return rc;
+	return pq_sink_write(w, body, clen);
+}
+
 /* Append one level stream (4-byte length + hybrid) for runs [a, b) to w->page. */
 static int
 put_levels(pq_writer *w, const pq_level_run *runs, size_t nruns, page_pos a, page_pos b,
-		   bool rep, int max_level)
+		   bool rep, int max_level, bool prefix)
 {
 	size_t		at = w->page.len;
 	pq_rle		e;
 	int			rc;
 	uint32_t	len;
 
-	if ((rc = pqb_u32le(&w->page, 0)) != PQ_OK)
+	if (prefix && (rc = pqb_u32le(&w->page, 0)) != PQ_OK)
 		return rc;
 	pq_rle_init(&e, &w->page, pq_bit_width((uint64_t) max_level), &w->alloc);
 	for (size_t i = a.ri; i <= b.ri && i < nruns; i++)
@@ -117,8 +176,11 @@ put_levels(pq_writer *w, const pq_level_run *runs, size_t nruns, page_pos a, pag
 	}
 	if ((rc = pq_rle_finish(&e)) != PQ_OK)
 		return rc;
-	len = (uint32_t) (w->page.len - at - 4);
-	memcpy(w->page.data + at, &len, 4);	/* little-endian host, see record.c */
+	if (prefix)
+	{
+		len = (uint32_t) (w->page.len - at - 4);
+		memcpy(w->page.data + at, &len, 4);	/* little-endian host, see record.c */
+	}
 	return PQ_OK;
 }
 
@@ -267,16 +329,35 @@ write_data_pages(pq_writer *w, const pq_column *c, const pq_node_state *s, int i
 		uint64_t	slots = 0;
 		int			rc;
 
+		bool		v1 = w->opt.data_page_version == 1;
+		v2_counts	v = {0, 0, 0, 0, 0};
+		int			encoding = index_width > 0 ? ENC_RLE_DICTIONARY : ENC_PLAIN;
+
 		for (size_t i = a.ri; i <= b.ri && i < s->nruns; i++)
-			slots += (i == b.ri ? b.ro : s->runs[i].count) - (i == a.ri ? a.ro : 0);
+		{
+			uint64_t	n = (i == b.ri ? b.ro : s->runs[i].count) - (i == a.ri ? a.ro : 0);
+
+			slots += n;
+			if (s->runs[i].def < c->node->max_def)
+				v.num_nulls += (int32_t) n;
+			/* a run at rep 0 is n records; a run at rep > 0 continues one */
+			if (s->runs[i].rep == 0)
+				v.num_rows += (int32_t) n;
+		}
 		if (slots > INT32_MAX)
 			return pq_fail(w, PQ_ERR_LIMIT, "too many values in one page");
+		v.num_values = (int32_t) slots;
 		w->page.len = 0;
-		if ((c->node->max_rep > 0 && (rc = put_levels(w, s->runs, s->nruns, a, b, true, c->node->max_rep)) != PQ_OK) ||
-			(c->node->max_def > 0 && (rc = put_levels(w, s->runs, s->nruns, a, b, false, c->node->max_def)) != PQ_OK) ||
-			(rc = put_values(w, c, a, b, index_width)) != PQ_OK)
+		if (c->node->max_rep > 0 && (rc = put_levels(w, s->runs, s->nruns, a, b, true, c->node->max_rep, v1)) != PQ_OK)
 			return pq_fail(w, rc, "out of memory encoding a page of \"%s\"", c->node->name);
-		if ((rc = write_page(w, PAGE_DATA, (int32_t) slots, index_width > 0 ? ENC_RLE_DICTIONARY : ENC_PLAIN, m)) != PQ_OK)
+		v.rep_len = w->page.len;
+		if (c->node->max_def > 0 && (rc = put_levels(w, s->runs, s->nruns, a, b, false, c->node->max_def, v1)) != PQ_OK)
+			return pq_fail(w, rc, "out of memory encoding a page of \"%s\"", c->node->name);
+		v.def_len = w->page.len - v.rep_len;
+		if ((rc = put_values(w, c, a, b, index_width)) != PQ_OK)
+			return pq_fail(w, rc, "out of memory encoding a page of \"%s\"", c->node->name);
+		rc = v1 ? write_page(w, PAGE_DATA, (int32_t) slots, encoding, m) : write_page_v2(w, &v, encoding, m);
+		if (rc != PQ_OK)
 			return rc;
 		a = b;
 		if (a.ri < s->nruns && a.ro == s->runs[a.ri].count)

@@ -240,6 +240,8 @@ typedef struct pq_options
 	const char *created_by;		/* default "securitylake version EXTVERSION (build BUILD_ID)" */
 	const pq_key_value *key_value_metadata; /* copied at open */
 	size_t		num_key_value_metadata;
+	int			data_page_version;	/* 1 (default) or 2 (DATA_PAGE_V2: levels stay
+									 * uncompressed, only values are compressed) */
 } pq_options;
 
 typedef struct pq_writer pq_writer;

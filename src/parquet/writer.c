@@ -59,6 +59,7 @@ pq_options_init(pq_options *o)
 	o->row_group_size = 128 * PQ_MiB;
 	o->dictionary_limit = PQ_MiB;
 	o->enable_dictionary = true;
+	o->data_page_version = 1;
 }
 
 /* ---- buffer sink ---- */
@@ -157,6 +158,10 @@ copy_options(pq_writer *w, const pq_options *options)
 	if (w->opt.row_group_size == 0 || w->opt.row_group_size > PQ_MAX_ROW_GROUP)
 		w->opt.row_group_size = PQ_MAX_ROW_GROUP;
 	if (w->opt.compression != PQ_ZSTD && w->opt.compression != PQ_UNCOMPRESSED)
+		return PQ_ERR_ARG;
+	if (w->opt.data_page_version == 0)
+		w->opt.data_page_version = 1;
+	if (w->opt.data_page_version != 1 && w->opt.data_page_version != 2)
 		return PQ_ERR_ARG;
 	if (w->opt.created_by == NULL)
 	{

@@ -443,7 +443,7 @@ case_nested(const char *name, int rows)
 }
 
 static void
-case_lists(void)
+case_lists(const char *name, int data_page_version)
 {
 	pq_options	o;
 	pq_field	id,
@@ -475,7 +475,9 @@ case_lists(void)
 	CHECK(pq_schema_add_list(s, mat_rep, "element", PQ_OPTIONAL, &inner, &inner_rep));
 	cell = leaf(inner_rep, "element", PQ_OPTIONAL, PQ_INT32, PQ_LOGICAL_NONE);
 	pq_options_init(&o);
-	begin_case("lists", &o, true);
+	o.data_page_version = data_page_version;
+	begin_case(name, &o, true);
+	fprintf(manifest, ", \"data_page_version\": %d", data_page_version);
 	for (int i = 0; i < 2000; i++)
 	{
 		char		buf[32];
@@ -911,7 +913,8 @@ main(int argc, char **argv)
 	case_nested("nested", 2000);
 	case_nested("zero_rows", 0);
 	case_nested("one_row", 1);
-	case_lists();
+	case_lists("lists", 1);
+	case_lists("lists_v2", 2);
 	case_maps();
 	case_all_null();
 	case_strings();

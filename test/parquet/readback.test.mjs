@@ -83,8 +83,12 @@ function readPageHeader(buf, pos) {
   const hdr = {};
   struct((id, type) => {
     if (type === 5 && id >= 1 && id <= 3) { hdr[['type', 'uncompressed', 'compressed'][id - 1]] = zz(); return true; }
-    if (type === 12 && (id === 5 || id === 7)) {
-      struct((fid, ft) => { if (fid === 1 && ft === 5) { hdr.numValues = zz(); return true; } return false; });
+    if (type === 12 && (id === 5 || id === 7 || id === 8)) {
+      struct((fid, ft) => {
+        if (fid === 1 && ft === 5) { hdr.numValues = zz(); return true; }
+        if (id === 8 && fid === 3 && ft === 5) { hdr.numRows = zz(); return true; }
+        return false;
+      });
       return true;
     }
     return false;
@@ -132,7 +136,7 @@ async function hyRead(name, options = {}) {
   return parquetReadObjects({ file: ab, compressors, ...options });
 }
 
-const JSON_CASES = ['flat', 'nested', 'zero_rows', 'one_row', 'lists', 'maps', 'all_null', 'strings', 'metadata'];
+const JSON_CASES = ['flat', 'nested', 'zero_rows', 'one_row', 'lists', 'lists_v2', 'maps', 'all_null', 'strings', 'metadata'];
 
 for (const name of JSON_CASES) {
   test(`${name}: DuckDB returns every value written`, async () => {
@@ -163,10 +167,11 @@ test('every file: codec, row-group counts and data pages within the page limit',
     for (const ch of chunks) {
       let values = 0;
       for (const p of ch.pages) {
-        if (p.type === 0) {
+        if (p.type === 0 || p.type === 3) {
+          assert.equal(p.type, c.data_page_version === 2 ? 3 : 0, `${c.name}: data page version`);
           assert.ok(p.uncompressed <= c.page_size_limit, `${c.name} ${ch.path_in_schema}: page of ${p.uncompressed} bytes > ${c.page_size_limit}`);
           values += p.numValues;
-        } else assert.equal(p.type, 2, 'only dictionary and data pages v1');
+        } else assert.equal(p.type, 2, 'only dictionary and data pages');
       }
       assert.equal(values, Number(ch.num_values), `${c.name} ${ch.path_in_schema}: page value counts add up`);
     }
@@ -314,6 +319,14 @@ test('rg_bytes: row groups are closed at the byte limit', async () => {
   const [agg] = await q(`SELECT count(*)::INT AS n, count(*) FILTER (WHERE id <> file_row_number
       OR txt <> 'row ' || id || ' of the byte-limited file')::INT AS wrong FROM read_parquet('${f}', file_row_number = true)`);
   assert.deepEqual(agg, { n: 100000, wrong: 0 });
+});
+
+test('lists_v2: DATA_PAGE_V2 pages count their rows and start at record boundaries', async () => {
+  const chunks = await pagesOf('lists_v2');
+  for (const ch of chunks) {
+    const rows = ch.pages.filter((p) => p.type === 3).reduce((s, p) => s + p.numRows, 0);
+    assert.equal(rows, 2000, `${ch.path_in_schema}: the pages' num_rows add up to the file's rows`);
+  }
 });
 
 test('metadata: UNCOMPRESSED, field ids, key/value metadata, created_by', async () => {
