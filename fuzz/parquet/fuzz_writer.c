@@ -334,6 +334,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.zstd_level = 1;
 	o.enable_dictionary = take(&in, 4) != 0;
 	o.data_page_version = 1 + (int) take(&in, 2);
+	o.memory_limit = take(&in, 4) == 0 ? 1 + take(&in, 20000) : 0;
 	if (take(&in, 8) == 0)
 		cnt.budget = take(&in, 300);	/* fault injection: allocations fail from here */
 	if (take(&in, 8) == 0)

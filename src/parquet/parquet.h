@@ -242,6 +242,8 @@ typedef struct pq_options
 	size_t		num_key_value_metadata;
 	int			data_page_version;	/* 1 (default) or 2 (DATA_PAGE_V2: levels stay
 									 * uncompressed, only values are compressed) */
+	size_t		memory_limit;	/* buffered values plus level bookkeeping before a row
+								 * group is closed early, default 512 MiB */
 } pq_options;
 
 typedef struct pq_writer pq_writer;
@@ -262,13 +264,15 @@ int			pq_writer_close(pq_writer *w);
 void		pq_writer_free(pq_writer *w);	/* also after errors; does not write a footer */
 const char *pq_writer_error(const pq_writer *w);
 
-/* Close the current row group now (it is closed automatically at the size limit). */
+/* Close the current row group now (it is closed automatically at the size limit or
+ * the memory limit, whichever comes first). */
 int			pq_writer_flush_row_group(pq_writer *w);
 
 int64_t		pq_writer_num_rows(const pq_writer *w);	/* committed records */
 int32_t		pq_writer_num_row_groups(const pq_writer *w);	/* written so far */
 uint64_t	pq_writer_bytes_written(const pq_writer *w);	/* to the sink so far */
-size_t		pq_writer_buffered_bytes(const pq_writer *w);	/* estimate, open row group */
+size_t		pq_writer_buffered_bytes(const pq_writer *w);	/* data estimate, open row group */
+size_t		pq_writer_memory_bytes(const pq_writer *w);	/* data + level runs, open row group */
 
 /* ---- records ------------------------------------------------------------------------- */
 int			pq_begin_record(pq_writer *w);

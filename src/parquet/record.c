@@ -35,7 +35,7 @@ append_run(pq_writer *w, pq_node_state *s, int rep, int def, uint64_t count)
 			s->runs[s->nruns].count = n;
 			s->nruns++;
 			/* runs are row-group memory too (many for a column present every other record) */
-			w->buffered += sizeof(pq_level_run);
+			w->level_bytes += sizeof(pq_level_run);
 		}
 		s->nslots += n;
 		count -= n;
@@ -160,6 +160,7 @@ rollback(pq_writer *w)
 		}
 	}
 	w->buffered = w->buffered_at_begin;
+	w->level_bytes = w->level_bytes_at_begin;
 }
 
 static int
@@ -269,6 +270,7 @@ pq_begin_record(pq_writer *w)
 	w->nundo = 0;
 	w->depth = 0;
 	w->buffered_at_begin = w->buffered;
+	w->level_bytes_at_begin = w->level_bytes;
 	if ((rc = push_frame(w, PQ_ROOT, PQ_FRAME_ROOT)) != PQ_OK)
 		return rc;
 	save_undo(w, PQ_ROOT);
@@ -337,6 +339,7 @@ pq_end_record(pq_writer *w)
 	if ((rc = check_dictionaries(w)) != PQ_OK)
 		return rc;
 	if (w->buffered >= w->opt.row_group_size ||
+		w->buffered + w->level_bytes >= w->opt.memory_limit ||
 		(w->opt.row_group_max_rows > 0 && w->rg_rows >= w->opt.row_group_max_rows))
 		return pq_writer_flush_row_group(w);
 	return PQ_OK;

@@ -60,6 +60,7 @@ pq_options_init(pq_options *o)
 	o->dictionary_limit = PQ_MiB;
 	o->enable_dictionary = true;
 	o->data_page_version = 1;
+	o->memory_limit = 512 * PQ_MiB;
 }
 
 /* ---- buffer sink ---- */
@@ -159,6 +160,8 @@ copy_options(pq_writer *w, const pq_options *options)
 		w->opt.row_group_size = PQ_MAX_ROW_GROUP;
 	if (w->opt.compression != PQ_ZSTD && w->opt.compression != PQ_UNCOMPRESSED)
 		return PQ_ERR_ARG;
+	if (w->opt.memory_limit == 0)
+		w->opt.memory_limit = 512 * PQ_MiB;
 	if (w->opt.data_page_version == 0)
 		w->opt.data_page_version = 1;
 	if (w->opt.data_page_version != 1 && w->opt.data_page_version != 2)
@@ -361,6 +364,7 @@ pq_writer_flush_row_group(pq_writer *w)
 		pq_column_reset(w, &w->cols[i]);
 	w->rg_rows = 0;
 	w->buffered = 0;
+	w->level_bytes = 0;
 	return PQ_OK;
 }
 
@@ -460,4 +464,10 @@ size_t
 pq_writer_buffered_bytes(const pq_writer *w)
 {
 	return w ? w->buffered : 0;
+}
+
+size_t
+pq_writer_memory_bytes(const pq_writer *w)
+{
+	return w ? w->buffered + w->level_bytes : 0;
 }

@@ -137,8 +137,10 @@ struct pq_writer
 	size_t		nundo;
 	size_t		undo_cap;
 
-	size_t		buffered;
+	size_t		buffered;		/* encoded-size estimate of the open row group */
 	size_t		buffered_at_begin;
+	size_t		level_bytes;	/* memory held by level runs */
+	size_t		level_bytes_at_begin;
 	int64_t		rg_rows;
 	int64_t		total_rows;
 	pq_row_group_meta *rgs;

@@ -357,9 +357,47 @@ lookup_and_schema_checks(void)
 	pq_schema_free(s);
 }
 
+/* Level runs count toward memory_limit: a sparse pattern closes row groups early. */
+static void
+memory_limit(void)
+{
+	pq_schema  *s = pq_schema_new(NULL);
+	pq_field	f[20];
+	pq_options	o;
+	pq_writer  *w = NULL;
+	size_t		peak = 0;
+	int			rc = 0;
+
+	for (int i = 0; i < 20; i++)
+	{
+		char		name[8];
+
+		snprintf(name, sizeof(name), "c%d", i);
+		pq_schema_add_leaf(s, PQ_ROOT, name, PQ_OPTIONAL, PQ_BOOLEAN, PQ_LOGICAL_NONE, &f[i]);
+	}
+	pq_options_init(&o);
+	o.memory_limit = 64 * 1024;
+	pq_writer_open(&w, s, &o, (pq_sink) {discard, NULL}, NULL, NULL, 0);
+	for (int r = 0; r < 20000; r++)
+	{
+		rc |= pq_begin_record(w);
+		rc |= pq_value_bool(w, f[r % 20], true);	/* every column alternates: many runs */
+		rc |= pq_end_record(w);
+		if (pq_writer_memory_bytes(w) > peak)
+			peak = pq_writer_memory_bytes(w);
+	}
+	ok(rc == PQ_OK && pq_writer_num_row_groups(w) >= 3,
+	   "sparse records close row groups at the memory limit (%d row groups)", pq_writer_num_row_groups(w));
+	ok(peak <= o.memory_limit + 1024 && pq_writer_buffered_bytes(w) < o.memory_limit,
+	   "memory stays within the limit (peak %zu bytes)", peak);
+	pq_writer_free(w);
+	pq_schema_free(s);
+}
+
 int
 main(void)
 {
+	memory_limit();
 	lookup_and_schema_checks();
 	dremel_document();
 	list_of_structs_and_map();
