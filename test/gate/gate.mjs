@@ -1,0 +1,568 @@
+// The gate: a local S3 + STS endpoint that every test trusts as the referee.
+//
+// Storage is s3rver (which checks no signature and accepts anonymous requests); the gate
+// in front of it recomputes every request's SigV4 signature with AWS's own signer
+// (@smithy/signature-v4) and the stored secret, and answers like S3/STS when anything is
+// off: anonymous → AccessDenied, unknown key → InvalidAccessKeyId, bad signature →
+// SignatureDoesNotMatch, wrong payload hash → XAmzContentSHA256Mismatch, > 15 min skew →
+// RequestTimeTooSkewed, temporary keys without (or with a wrong) session token →
+// InvalidToken, after expiry → ExpiredToken. STS AssumeRole / AssumeRoleWithWebIdentity
+// issue temporary credentials against a configured trust (role ARN + ExternalId).
+// Tests inject faults through the admin API under /__gate/ (see README.md here).
+//
+//   import { startGate } from './gate.mjs';  const gate = await startGate({ ... });
+//   node test/gate/gate.mjs --port 0 [--data-dir DIR] [--config file.json] [--pid-file F]
+import http from 'node:http';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { Hash } from '@smithy/hash-node';
+
+const require = createRequire(import.meta.url);
+const S3rver = require('s3rver');
+
+export const DEFAULTS = {
+  region: 'us-east-1',
+  users: [{ accessKeyId: 'AKIAGATETESTUSER0001', secretAccessKey: 'gateTestSecretKey/000000000000000000000001' }],
+  roles: [{
+    roleArn: 'arn:aws:iam::123456789012:role/service-role/AmazonSecurityLake-Provider-test-us-east-1',
+    externalId: 'test-external-id', maxSessionDuration: 3600, allowTagSession: false,
+  }],
+  webIdentity: null,
+  buckets: ['aws-security-data-lake-us-east-1-testlake'],
+};
+
+const MAX_SKEW_MS = 15 * 60 * 1000;
+const STS_NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
+const Sha256 = Hash.bind(null, 'sha256');
+
+const xmlEscape = (s) => String(s).replace(/[<>&'"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' }[c]));
+const requestId = () => randomBytes(8).toString('hex').toUpperCase();
+const randomKey = (prefix, n) => prefix + Array.from(randomBytes(n), (b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[b % 32]).join('');
+
+class GateError extends Error {
+  constructor(status, code, message, extra = {}) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.extra = extra;
+  }
+}
+
+// "20240101T000000Z" → Date
+function parseAmzDate(s) {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(s ?? '');
+  return m ? new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6])) : null;
+}
+
+// Raw query string → { key: value | value[] } with decoded keys and values (what the signer wants).
+function parseQuery(raw) {
+  const out = {};
+  if (!raw) return out;
+  for (const part of raw.split('&')) {
+    if (part === '') continue;
+    const eq = part.indexOf('=');
+    const k = decodeURIComponent(eq < 0 ? part : part.slice(0, eq));
+    const v = eq < 0 ? '' : decodeURIComponent(part.slice(eq + 1));
+    if (k in out) out[k] = [].concat(out[k], v);
+    else out[k] = v;
+  }
+  return out;
+}
+
+function parseAuthorization(header) {
+  const m = /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;_.-]+),\s*Signature=([0-9a-f]{64})$/.exec(header ?? '');
+  if (!m) return null;
+  return { accessKeyId: m[1], date: m[2], region: m[3], service: m[4], signedHeaders: m[5].split(';'), signature: m[6] };
+}
+
+// Presigned form: X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, X-Amz-SignedHeaders, X-Amz-Signature.
+function parsePresigned(query) {
+  if (query['X-Amz-Algorithm'] !== 'AWS4-HMAC-SHA256') return null;
+  const cred = /^([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request$/.exec(query['X-Amz-Credential'] ?? '');
+  if (!cred) return null;
+  return {
+    accessKeyId: cred[1], date: cred[2], region: cred[3], service: cred[4],
+    signedHeaders: String(query['X-Amz-SignedHeaders'] ?? '').split(';'),
+    signature: query['X-Amz-Signature'], amzDate: query['X-Amz-Date'], expires: Number(query['X-Amz-Expires'] ?? 0),
+    token: query['X-Amz-Security-Token'],
+  };
+}
+
+// The gate in a child process (the default for tests): tests may then block on psql or
+// the AWS CLI (spawnSync) while the gate serves the requests those cause.
+export async function startGate(options = {}) {
+  if (options.inProcess) return startGateInProcess(options);
+  const { spawn } = await import('node:child_process');
+  const ownDataDir = !options.dataDir;
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'securitylake-gate-'));
+  const configFile = join(dataDir, '..', `gate-config-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(configFile, JSON.stringify({ ...options, dataDir }));
+  const child = spawn(process.execPath, [new URL(import.meta.url).pathname, '--config', configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (d) => {
+      out += d;
+      const m = /^gate listening (\S+)$/m.exec(out);
+      if (m) { child.stdout.off('data', onData); resolve(m[1]); }
+    };
+    child.stdout.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`gate exited with ${code}: ${out}`)));
+  });
+  rmSync(configFile, { force: true });
+  child.stdout.resume();
+  return {
+    url, port: Number(new URL(url).port), adminUrl: `${url}/__gate`, dataDir, region: options.region ?? DEFAULTS.region,
+    pid: child.pid,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      if (ownDataDir && !options.keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startGateInProcess(options = {}) {
+  const opts = { ...DEFAULTS, ...options };
+  const region = opts.region;
+  const users = new Map(opts.users.map((u) => [u.accessKeyId, u.secretAccessKey]));
+  const roles = new Map(opts.roles.map((r) => [r.roleArn, { maxSessionDuration: 3600, allowTagSession: false, ...r }]));
+  let webIdentity = opts.webIdentity;
+  const sessions = new Map(); // ASIA… → { secret, token, expiresAt, roleArn }
+  const multipart = new Map(); // uploadId → { bucket, key, state }
+  const ownDataDir = !opts.dataDir;
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'securitylake-gate-'));
+  mkdirSync(dataDir, { recursive: true });
+  let sessionDurationOverride = 0;
+  let faults = null; // { count | fraction, kinds, delayMs, target, i, rng }
+  let downUntil = 0;
+  const requests = [];
+  const stats = {};
+
+  const s3rver = new S3rver({
+    address: '127.0.0.1', port: 0, silent: true, directory: dataDir,
+    configureBuckets: opts.buckets.map((name) => ({ name })),
+  });
+  const backend = await s3rver.run();
+
+  function log(entry) {
+    requests.push({ t: new Date().toISOString(), ...entry });
+    if (requests.length > 20000) requests.shift();
+    const k = `${entry.status} ${entry.code ?? ''}`.trim();
+    stats[k] = (stats[k] ?? 0) + 1;
+  }
+
+  // ---- signatures -------------------------------------------------------------------
+  function credentialsFor(accessKeyId, service) {
+    if (users.has(accessKeyId)) return { accessKeyId, secretAccessKey: users.get(accessKeyId) };
+    const s = sessions.get(accessKeyId);
+    if (s) return { accessKeyId, secretAccessKey: s.secret, sessionToken: s.token, session: s };
+    throw service === 'sts'
+      ? new GateError(403, 'InvalidClientTokenId', 'The security token included in the request is invalid.')
+      : new GateError(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.');
+  }
+
+  async function verify(req, body, path, rawQuery, query, isSts) {
+    const header = req.headers.authorization;
+    const presigned = header ? null : parsePresigned(query);
+    const auth = header ? parseAuthorization(header) : presigned;
+    if (!header && !presigned) {
+      throw new GateError(403, 'AccessDenied', isSts ? 'Anonymous requests are not allowed.' : 'Access Denied');
+    }
+    if (!auth) throw new GateError(400, isSts ? 'IncompleteSignature' : 'AuthorizationHeaderMalformed', 'The authorization header is malformed.');
+    const service = auth.service;
+    const creds = credentialsFor(auth.accessKeyId, service);
+    const amzDate = presigned ? presigned.amzDate : req.headers['x-amz-date'];
+    const date = parseAmzDate(amzDate);
+    if (!date) throw new GateError(403, 'AccessDenied', 'AWS authentication requires a valid Date or x-amz-date header');
+    if (Math.abs(Date.now() - date.getTime()) > MAX_SKEW_MS) {
+      throw new GateError(403, 'RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.',
+        { RequestTime: amzDate, ServerTime: new Date().toISOString(), MaxAllowedSkewMilliseconds: MAX_SKEW_MS });
+    }
+    if (auth.date !== amzDate.slice(0, 8)) throw new GateError(403, 'SignatureDoesNotMatch', 'The credential scope date does not match x-amz-date.');
+    if (auth.region !== region) {
+      throw new GateError(400, 'AuthorizationHeaderMalformed', `the region '${auth.region}' is wrong; expecting '${region}'`, { Region: region });
+    }
+    if (service !== (isSts ? 'sts' : 's3')) throw new GateError(403, 'SignatureDoesNotMatch', `Credential should be scoped to a valid service: '${isSts ? 'sts' : 's3'}'.`);
+    if (presigned && presigned.expires > 0 && Date.now() > date.getTime() + presigned.expires * 1000) {
+      throw new GateError(403, 'AccessDenied', 'Request has expired');
+    }
+    let payloadHash = req.headers['x-amz-content-sha256'];
+    if (!isSts && !presigned) {
+      if (!payloadHash) throw new GateError(400, 'InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
+      if (payloadHash !== 'UNSIGNED-PAYLOAD' && !payloadHash.startsWith('STREAMING-')) {
+        const actual = createHash('sha256').update(body).digest('hex');
+        if (actual !== payloadHash) {
+          throw new GateError(400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            { ClientComputedContentSHA256: payloadHash, S3ComputedContentSHA256: actual });
+        }
+      }
+    }
+    if (presigned) payloadHash = 'UNSIGNED-PAYLOAD';
+    if (creds.session) {
+      const token = presigned ? presigned.token : req.headers['x-amz-security-token'];
+      if (token !== creds.sessionToken) {
+        throw isSts ? new GateError(403, 'InvalidClientTokenId', 'The security token included in the request is invalid.')
+          : new GateError(403, 'InvalidToken', 'The provided token is malformed or otherwise invalid.');
+      }
+      if (Date.now() >= creds.session.expiresAt) {
+        throw isSts ? new GateError(403, 'ExpiredToken', 'The security token included in the request is expired')
+          : new GateError(400, 'ExpiredToken', 'The provided token has expired.');
+      }
+    }
+
+    // Recompute with AWS's signer: only the headers the client signed, the raw path.
+    const headers = {};
+    for (const name of auth.signedHeaders) {
+      const v = req.headers[name];
+      if (v === undefined) throw new GateError(403, 'SignatureDoesNotMatch', `Signed header ${name} is missing.`);
+      headers[name] = Array.isArray(v) ? v.join(',') : v;
+    }
+    const signer = new SignatureV4({
+      credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, sessionToken: presigned ? undefined : (headers['x-amz-security-token'] ? creds.sessionToken : undefined) },
+      region, service, sha256: Sha256, uriEscapePath: isSts, applyChecksum: false,
+    });
+    const signQuery = { ...query };
+    if (presigned) delete signQuery['X-Amz-Signature'];
+    const request = { method: req.method, protocol: 'http:', hostname: String(req.headers.host ?? '').split(':')[0], path, query: signQuery, headers, body };
+    let expected;
+    if (presigned) {
+      const signed = await signer.presign(request, { signingDate: date, expiresIn: presigned.expires || 3600, signableHeaders: new Set(auth.signedHeaders), unhoistableHeaders: new Set(Object.keys(headers)) });
+      expected = signed.query['X-Amz-Signature'];
+    } else {
+      if (isSts) delete headers['x-amz-content-sha256'];
+      if (payloadHash && !isSts) headers['x-amz-content-sha256'] = payloadHash;
+      const signed = await signer.sign(request, { signingDate: date, signableHeaders: new Set(auth.signedHeaders) });
+      expected = /Signature=([0-9a-f]{64})/.exec(signed.headers.authorization)[1];
+    }
+    if (expected !== auth.signature) {
+      throw isSts ? new GateError(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.')
+        : new GateError(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.');
+    }
+    return { accessKeyId: auth.accessKeyId, signedHeaders: auth.signedHeaders, hasSecurityToken: Boolean(creds.sessionToken), session: creds.session };
+  }
+
+  // ---- responses --------------------------------------------------------------------
+  function sendS3Error(res, err, resource) {
+    const id = requestId();
+    const extra = Object.entries(err.extra ?? {}).map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`).join('');
+    const bodyXml = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${err.code}</Code><Message>${xmlEscape(err.message)}</Message>${extra}<Resource>${xmlEscape(resource)}</Resource><RequestId>${id}</RequestId><HostId>${id}</HostId></Error>`;
+    res.writeHead(err.status, { 'content-type': 'application/xml', 'x-amz-request-id': id, date: new Date().toUTCString() });
+    res.end(bodyXml);
+  }
+
+  function sendStsError(res, err) {
+    const id = requestId();
+    const type = err.status >= 500 ? 'Receiver' : 'Sender';
+    const bodyXml = `<ErrorResponse xmlns="${STS_NS}">\n  <Error>\n    <Type>${type}</Type>\n    <Code>${err.code}</Code>\n    <Message>${xmlEscape(err.message)}</Message>\n  </Error>\n  <RequestId>${id}</RequestId>\n</ErrorResponse>\n`;
+    res.writeHead(err.status, { 'content-type': 'text/xml', 'x-amzn-requestid': id, date: new Date().toUTCString() });
+    res.end(bodyXml);
+  }
+
+  // ---- STS ----------------------------------------------------------------------------
+  function issueSession(roleArn, sessionName, duration) {
+    const effective = sessionDurationOverride > 0 ? sessionDurationOverride : duration;
+    const accessKeyId = randomKey('ASIA', 16);
+    const session = {
+      secret: randomBytes(30).toString('base64'),
+      token: `FwoGZXIvYXdzE${randomBytes(96).toString('base64')}`,
+      expiresAt: Date.now() + effective * 1000, roleArn,
+    };
+    sessions.set(accessKeyId, session);
+    const roleName = roleArn.split('/').pop();
+    const account = roleArn.split(':')[4];
+    return `<Credentials>
+      <AccessKeyId>${accessKeyId}</AccessKeyId>
+      <SecretAccessKey>${session.secret}</SecretAccessKey>
+      <SessionToken>${session.token}</SessionToken>
+      <Expiration>${new Date(session.expiresAt).toISOString()}</Expiration>
+    </Credentials>
+    <AssumedRoleUser>
+      <AssumedRoleId>AROA${randomKey('', 16)}:${xmlEscape(sessionName)}</AssumedRoleId>
+      <Arn>arn:aws:sts::${account}:assumed-role/${xmlEscape(roleName)}/${xmlEscape(sessionName)}</Arn>
+    </AssumedRoleUser>`;
+  }
+
+  function checkSessionParams(form) {
+    const sessionName = form.get('RoleSessionName') ?? '';
+    if (!/^[\w+=,.@-]{2,64}$/.test(sessionName)) {
+      throw new GateError(400, 'ValidationError', `1 validation error detected: Value '${sessionName}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*`);
+    }
+    return sessionName;
+  }
+
+  function duration(form, role) {
+    const d = form.has('DurationSeconds') ? Number(form.get('DurationSeconds')) : 3600;
+    if (!Number.isInteger(d) || d < 900 || d > (role?.maxSessionDuration ?? 3600)) {
+      throw new GateError(400, 'ValidationError', `The requested DurationSeconds exceeds the MaxSessionDuration set for this role (or is below 900).`);
+    }
+    return d;
+  }
+
+  function assumeRole(form, caller) {
+    const roleArn = form.get('RoleArn') ?? '';
+    const role = roles.get(roleArn);
+    const sessionName = checkSessionParams(form);
+    const denied = new GateError(403, 'AccessDenied', `User: arn:aws:iam::123456789012:user/${caller.accessKeyId} is not authorized to perform: sts:AssumeRole on resource: ${roleArn}`);
+    if (!role) throw denied;
+    if ((role.externalId ?? null) !== (form.get('ExternalId') ?? null)) throw denied;
+    const hasTags = [...form.keys()].some((k) => k.startsWith('Tags.member.'));
+    if (hasTags && !role.allowTagSession) {
+      throw new GateError(403, 'AccessDenied', `User: arn:aws:iam::123456789012:user/${caller.accessKeyId} is not authorized to perform: sts:TagSession on resource: ${roleArn}`);
+    }
+    const d = duration(form, role);
+    return `<AssumeRoleResponse xmlns="${STS_NS}">
+  <AssumeRoleResult>
+    ${issueSession(roleArn, sessionName, d)}
+  </AssumeRoleResult>
+  <ResponseMetadata><RequestId>${requestId()}</RequestId></ResponseMetadata>
+</AssumeRoleResponse>
+`;
+  }
+
+  function assumeRoleWithWebIdentity(form) {
+    const roleArn = form.get('RoleArn') ?? '';
+    const sessionName = checkSessionParams(form);
+    if (!webIdentity || webIdentity.roleArn !== roleArn) throw new GateError(403, 'AccessDenied', 'Not authorized to perform sts:AssumeRoleWithWebIdentity');
+    if (form.get('WebIdentityToken') !== webIdentity.token) throw new GateError(400, 'InvalidIdentityToken', 'Couldn\'t retrieve verification key from your identity provider');
+    const d = duration(form, { maxSessionDuration: 43200 });
+    return `<AssumeRoleWithWebIdentityResponse xmlns="${STS_NS}">
+  <AssumeRoleWithWebIdentityResult>
+    ${issueSession(roleArn, sessionName, d)}
+    <SubjectFromWebIdentityToken>securitylake-test</SubjectFromWebIdentityToken>
+  </AssumeRoleWithWebIdentityResult>
+  <ResponseMetadata><RequestId>${requestId()}</RequestId></ResponseMetadata>
+</AssumeRoleWithWebIdentityResponse>
+`;
+  }
+
+  // ---- faults -----------------------------------------------------------------------
+  function pickFault(service) {
+    if (Date.now() < downUntil) return 'down';
+    if (!faults) return null;
+    if (faults.target !== 'any' && faults.target !== service) return null;
+    if (faults.count !== undefined) {
+      if (faults.count <= 0) return null;
+      faults.count--;
+    } else if (faults.rng() >= faults.fraction) {
+      return null;
+    }
+    const kind = faults.kinds[faults.i++ % faults.kinds.length];
+    return kind;
+  }
+
+  function seededRandom(seed) {
+    let x = (seed >>> 0) || 1;
+    return () => {
+      x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+      return x / 4294967296;
+    };
+  }
+
+  // Returns true if the fault answered the request (false: delay, then carry on).
+  async function applyFault(kind, req, res, isSts, resource) {
+    const send = (err) => (isSts ? sendStsError(res, err) : sendS3Error(res, err, resource));
+    switch (kind) {
+      case 'delay':
+        await new Promise((r) => setTimeout(r, faults?.delayMs ?? 2000));
+        return false;
+      case 'reset':
+        req.socket.destroy();
+        return true;
+      case '500':
+        send(new GateError(500, 'InternalError', 'We encountered an internal error. Please try again.'));
+        return true;
+      case 'RequestTimeout':
+        send(new GateError(400, 'RequestTimeout', 'Your socket connection to the server was not read from or written to within the timeout period.'));
+        return true;
+      case 'down':
+      case '503':
+      default:
+        send(isSts ? new GateError(503, 'ServiceUnavailable', 'Service is unavailable.') : new GateError(503, 'SlowDown', 'Please reduce your request rate.'));
+        return true;
+    }
+  }
+
+  // ---- admin --------------------------------------------------------------------------
+  function admin(req, res, path, body) {
+    const json = (status, obj) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(obj));
+    };
+    let input = {};
+    try { input = body.length ? JSON.parse(body.toString('utf8')) : {}; } catch { return json(400, { error: 'bad JSON' }); }
+    switch (`${req.method} ${path}`) {
+      case 'GET /__gate/health': return json(200, { ok: true });
+      case 'POST /__gate/faults':
+        faults = { kinds: ['500'], delayMs: 2000, target: 'any', ...input, i: 0, rng: seededRandom(input.seed ?? 1) };
+        if (faults.count === undefined && faults.fraction === undefined) faults.count = 1;
+        return json(200, { ok: true });
+      case 'POST /__gate/faults/clear': faults = null; return json(200, { ok: true });
+      case 'POST /__gate/down': downUntil = Date.now() + (input.seconds ?? 0) * 1000; return json(200, { ok: true, until: new Date(downUntil).toISOString() });
+      case 'POST /__gate/sessions/expire':
+        for (const s of sessions.values()) s.expiresAt = Date.now() - 1;
+        return json(200, { ok: true, expired: sessions.size });
+      case 'POST /__gate/config':
+        for (const u of input.users ?? []) users.set(u.accessKeyId, u.secretAccessKey);
+        for (const r of input.roles ?? []) roles.set(r.roleArn, { maxSessionDuration: 3600, allowTagSession: false, ...r });
+        if (input.webIdentity !== undefined) webIdentity = input.webIdentity;
+        if (input.sessionDurationOverrideSeconds !== undefined) sessionDurationOverride = input.sessionDurationOverrideSeconds;
+        return json(200, { ok: true });
+      case 'GET /__gate/requests': return json(200, requests);
+      case 'POST /__gate/requests/clear': requests.length = 0; return json(200, { ok: true });
+      case 'GET /__gate/stats': return json(200, stats);
+      case 'GET /__gate/multipart': return json(200, [...multipart.entries()].map(([uploadId, m]) => ({ uploadId, ...m })));
+      default: return json(404, { error: `no admin endpoint ${req.method} ${path}` });
+    }
+  }
+
+  // ---- forwarding to s3rver -----------------------------------------------------------
+  function forward(req, res, path, rawQuery, body, onResponse) {
+    const headers = { ...req.headers };
+    for (const h of ['authorization', 'x-amz-security-token', 'host', 'x-amz-content-sha256', 'x-amz-date']) delete headers[h];
+    headers.host = `127.0.0.1:${backend.port}`;
+    headers['content-length'] = String(body.length);
+    delete headers['transfer-encoding'];
+    const q = rawQuery ? rawQuery.split('&').filter((p) => !/^X-Amz-/i.test(p)).join('&') : '';
+    return new Promise((resolve) => {
+      const up = http.request({ host: '127.0.0.1', port: backend.port, method: req.method, path: q ? `${path}?${q}` : path, headers }, (upRes) => {
+        const chunks = [];
+        upRes.on('data', (c) => chunks.push(c));
+        upRes.on('end', () => {
+          const out = Buffer.concat(chunks);
+          onResponse?.(upRes.statusCode, out);
+          const h = { ...upRes.headers };
+          delete h['transfer-encoding'];
+          h['content-length'] = String(out.length);
+          res.writeHead(upRes.statusCode, h);
+          res.end(out);
+          resolve(upRes.statusCode);
+        });
+      });
+      up.on('error', () => { sendS3Error(res, new GateError(500, 'InternalError', 'storage backend failed'), path); resolve(500); });
+      up.end(body);
+    });
+  }
+
+  // Virtual-hosted style (bucket.s3.localhost:port, bucket.localhost:port) → path style.
+  function pathStyle(req, rawPath) {
+    const host = String(req.headers.host ?? '').split(':')[0];
+    const m = /^(.+?)\.(?:s3\.)?localhost$/.exec(host);
+    if (m && m[1] !== 's3' && m[1] !== 'sts') return `/${m[1]}${rawPath === '/' ? '' : rawPath}` || '/';
+    return rawPath;
+  }
+
+  // ---- the handler ----------------------------------------------------------------
+  async function handle(req, res) {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    const body = Buffer.concat(chunks);
+    const url = req.url ?? '/';
+    const qi = url.indexOf('?');
+    const rawPath = qi < 0 ? url : url.slice(0, qi);
+    const rawQuery = qi < 0 ? '' : url.slice(qi + 1);
+    if (rawPath.startsWith('/__gate/')) return admin(req, res, rawPath, body);
+
+    const query = parseQuery(rawQuery);
+    const form = req.method === 'POST' && /x-www-form-urlencoded/.test(req.headers['content-type'] ?? '') && rawPath === '/'
+      ? new URLSearchParams(body.toString('utf8')) : null;
+    const host = String(req.headers.host ?? '');
+    const isSts = Boolean(form?.get('Action')) || host.startsWith('sts.');
+    const service = isSts ? 'sts' : 's3';
+    const action = isSts ? form?.get('Action') : undefined;
+    const entry = { method: req.method, path: rawPath, service, action };
+
+    try {
+      let caller = null;
+      if (!(isSts && action === 'AssumeRoleWithWebIdentity')) caller = await verify(req, body, rawPath, rawQuery, query, isSts);
+      Object.assign(entry, caller ? { accessKeyId: caller.accessKeyId, signedHeaders: caller.signedHeaders, hasSecurityToken: caller.hasSecurityToken } : {});
+      const fault = pickFault(service);
+      if (fault) {
+        entry.fault = fault;
+        const answered = await applyFault(fault, req, res, isSts, rawPath);
+        if (answered) {
+          log({ ...entry, status: fault === 'reset' ? 0 : (fault === 'RequestTimeout' ? 400 : fault === '500' ? 500 : 503), code: fault });
+          return;
+        }
+      }
+      if (isSts) {
+        let xml;
+        if (form.get('Version') !== '2011-06-15') throw new GateError(400, 'InvalidAction', 'Could not find operation for this version.');
+        if (action === 'AssumeRole') xml = assumeRole(form, caller);
+        else if (action === 'AssumeRoleWithWebIdentity') xml = assumeRoleWithWebIdentity(form);
+        else if (action === 'GetCallerIdentity') xml = `<GetCallerIdentityResponse xmlns="${STS_NS}"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/gate</Arn><UserId>${caller.accessKeyId}</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>${requestId()}</RequestId></ResponseMetadata></GetCallerIdentityResponse>`;
+        else throw new GateError(400, 'InvalidAction', `Could not find operation ${action}`);
+        res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId() });
+        res.end(xml);
+        log({ ...entry, status: 200 });
+        return;
+      }
+      const path = pathStyle(req, rawPath);
+      // s3rver lacks AbortMultipartUpload; the gate keeps the multipart ledger itself.
+      if (req.method === 'DELETE' && 'uploadId' in query) {
+        const m = multipart.get(query.uploadId);
+        if (!m) throw new GateError(404, 'NoSuchUpload', 'The specified upload does not exist.');
+        m.state = 'aborted';
+        res.writeHead(204, { 'x-amz-request-id': requestId() });
+        res.end();
+        log({ ...entry, status: 204 });
+        return;
+      }
+      if ('uploadId' in query && multipart.get(query.uploadId)?.state === 'aborted') {
+        throw new GateError(404, 'NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
+      }
+      const status = await forward(req, res, path, rawQuery, body, (st, out) => {
+        if (st !== 200) return;
+        const created = req.method === 'POST' && 'uploads' in query && /<UploadId>([^<]+)<\/UploadId>/.exec(out.toString('utf8'));
+        if (created) multipart.set(created[1], { path, state: 'open' });
+        if (req.method === 'POST' && 'uploadId' in query && multipart.has(query.uploadId)) multipart.get(query.uploadId).state = 'completed';
+      });
+      log({ ...entry, status });
+    } catch (err) {
+      if (!(err instanceof GateError)) throw err;
+      if (isSts) sendStsError(res, err); else sendS3Error(res, err, rawPath);
+      log({ ...entry, status: err.status, code: err.code });
+    }
+  }
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err) => {
+      if (!res.headersSent) sendS3Error(res, new GateError(500, 'InternalError', String(err?.message ?? err)), req.url);
+    });
+  });
+  server.keepAliveTimeout = 30000;
+  await new Promise((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
+  const port = server.address().port;
+  const url = `http://127.0.0.1:${port}`;
+  const sockets = new Set();
+  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+
+  return {
+    url, port, adminUrl: `${url}/__gate`, dataDir, region,
+    async stop() {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(() => r()));
+      await new Promise((r) => s3rver.close(() => r()));
+      if (ownDataDir && !opts.keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---- command line ---------------------------------------------------------------------
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const args = process.argv.slice(2);
+  const arg = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+  const config = arg('--config') ? JSON.parse(readFileSync(arg('--config'), 'utf8')) : {};
+  const gate = await startGateInProcess({ ...config, port: Number(arg('--port') ?? config.port ?? 0), dataDir: arg('--data-dir') ?? config.dataDir, keepData: true });
+  if (arg('--pid-file')) writeFileSync(arg('--pid-file'), String(process.pid));
+  console.log(`gate listening ${gate.url}`);
+  const stop = async () => { await gate.stop(); process.exit(0); };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
