@@ -1,0 +1,59 @@
+-- securitylake install script: views and table privileges.
+
+-- Sources as configured. Nothing secret is stored on a source (the ExternalId is an
+-- agreed identifier, not a secret); credentials live in securitylake.credential, which
+-- no view shows.
+CREATE VIEW securitylake.sources AS
+    SELECT name, location, bucket, prefix, role_arn, external_id, class_uid, region, account_id,
+           CASE WHEN schema IS NULL THEN 'ocsf ' || ocsf_version ELSE 'custom' END AS schema_kind,
+           schema, ocsf_version, route_by_class, batch_record_count, batch_data_size, publish_rate,
+           max_queued_rows, options, enabled, created_at
+      FROM securitylake.source;
+COMMENT ON VIEW securitylake.sources IS 'configured Security Lake sources (no secrets)';
+
+-- Delivery per source. queued_rows counts the rows routed to the source (by name or
+-- by class); last_error is secret-free by construction (AWS codes and messages).
+CREATE VIEW securitylake.status AS
+    SELECT s.name AS source,
+           s.enabled,
+           q.queued_rows,
+           now() - q.oldest_enqueued_at AS oldest_queued_age,
+           (SELECT count(*) FROM securitylake.batch b WHERE b.source = s.name) AS pending_batches,
+           st.last_upload_at,
+           st.last_error,
+           st.last_error_at,
+           coalesce(st.failures, 0) AS failures,
+           st.next_attempt_at,
+           coalesce(u.objects, 0) AS objects_uploaded,
+           coalesce(u.rows, 0) AS rows_uploaded,
+           coalesce(u.bytes, 0) AS bytes_uploaded,
+           (SELECT count(*) FROM securitylake.dead_letter d WHERE d.source = s.name) AS dead_letters
+      FROM securitylake.source s
+      LEFT JOIN securitylake.source_state st ON st.source = s.name
+      LEFT JOIN LATERAL (
+            SELECT count(*) AS queued_rows, min(qq.enqueued_at) AS oldest_enqueued_at
+              FROM securitylake.queue qq
+             WHERE qq.source = s.name
+                OR (qq.source IS NULL AND s.route_by_class AND qq.event->'class_uid' = to_jsonb(s.class_uid))) q ON true
+      LEFT JOIN LATERAL (
+            SELECT count(*) AS objects, sum(up.rows) AS rows, sum(up.bytes) AS bytes
+              FROM securitylake.uploads up WHERE up.source = s.name) u ON true;
+COMMENT ON VIEW securitylake.status IS 'per-source delivery: queued rows, age, last upload, last error, totals, dead letters';
+
+-- Queued rows that no source takes (they are dead-lettered by the worker).
+CREATE VIEW securitylake.unrouted AS
+    SELECT q.* FROM securitylake.queue q
+     WHERE CASE WHEN q.source IS NOT NULL
+                THEN NOT EXISTS (SELECT 1 FROM securitylake.source s WHERE s.name = q.source)
+                ELSE NOT EXISTS (SELECT 1 FROM securitylake.source s
+                                  WHERE s.route_by_class AND q.event->'class_uid' = to_jsonb(s.class_uid)) END;
+
+-- Privileges. Nothing to PUBLIC. Producers (securitylake_writer) may only insert into
+-- the queue; operators (securitylake_admin) read everything but the credentials.
+REVOKE ALL ON ALL TABLES IN SCHEMA securitylake FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA securitylake FROM PUBLIC;
+GRANT USAGE ON SCHEMA securitylake TO securitylake_writer, securitylake_admin;
+GRANT INSERT ON securitylake.queue TO securitylake_writer;
+GRANT SELECT ON securitylake.queue, securitylake.uploads, securitylake.dead_letter,
+                securitylake.sources, securitylake.status, securitylake.unrouted
+    TO securitylake_admin;
