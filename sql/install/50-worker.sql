@@ -10,3 +10,4 @@ CREATE FUNCTION securitylake.flush(source text DEFAULT NULL, timeout interval DE
 REVOKE ALL ON FUNCTION securitylake.flush(text, interval) FROM PUBLIC;
 COMMENT ON FUNCTION securitylake.flush(text, interval) IS
     'deliver every event queued before the call (one source or all) and list the objects written';
+GRANT EXECUTE ON FUNCTION securitylake.flush(text, interval) TO securitylake_admin;
