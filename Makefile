@@ -45,6 +45,11 @@ PG_CONFIG  ?= pg_config
 PGXS       := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies: rebuild every object when any header changes
+# (a stale object compiled against an older struct layout corrupts memory).
+ALL_HEADERS = $(wildcard src/*.h src/parquet/*.h src/aws/*.h src/ocsf/*.h)
+$(OBJS): $(ALL_HEADERS)
+
 $(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PARTS)
 	cat $^ > $@
 

@@ -155,6 +155,7 @@ extern void sl_encoder_abandon(SlEncoder *enc);
 /* upload.c: objects to S3 through src/aws */
 extern bool sl_upload_object(SlSource *source, SlBatch *batch,
 							 const char *data, size_t len, char **error);
+extern void sl_load_static_credentials(void);
 
 /* test hook (securitylake.test_fault): fail at a named step of the protocol */
 extern void sl_test_fault_point(const char *step);

@@ -127,6 +127,7 @@ load_sources(void)
 		sources = lappend(sources, source_from_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc));
 		MemoryContextSwitchTo(old);
 	}
+	sl_load_static_credentials();
 	sl_end_step();
 	return sources;
 }

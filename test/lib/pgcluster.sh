@@ -31,7 +31,8 @@ full_page_writes = off
 max_worker_processes = 32
 log_line_prefix = '%m [%p] %q%a '
 CONF
-  pg_as_postgres "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null || {
+  # Tests never reach the EC2 metadata service (169.254.169.254) by accident.
+  AWS_EC2_METADATA_DISABLED=true pg_as_postgres "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null || {
     cat "$dir/server.log"; return 1; }
   pg_as_postgres "$PG_BIN/psql" -h "$dir" -p "$port" -U postgres -d postgres -qAt \
     -c "CREATE DATABASE $db" >/dev/null
