@@ -17,13 +17,14 @@
 #include "schema.h"
 #include "securitylake.h"
 
-static SlNode *node_from_field(const ocsf_pq_schema *s, pq_field f, int depth, bool strict_nested);
+static SlNode *node_from_field(const ocsf_pq_schema *s, pq_field f, int depth, bool in_metadata, bool strict_nested);
 
 /*
  * Which attributes an event must carry. The class's own required attributes
  * (class_uid, category_uid, activity_id, type_uid, severity_id, time,
- * metadata, ...) and metadata's (version, product) always; a profile's only
- * when... never here: an event need not use a profile its class allows.
+ * metadata, ...) and those of everything under metadata (version, product,
+ * product.vendor_name, ...) always; a profile's only when the event declares
+ * the profile (checked by the shredder, not here).
  * Required attributes of other nested objects only with the source option
  * strict_nested: producers routinely omit them (the OCSF examples do), and
  * rejecting those events would lose more than it protects.
@@ -96,7 +97,7 @@ add_child(SlNode *node, SlNode *child)
 }
 
 static SlNode *
-node_from_field(const ocsf_pq_schema *s, pq_field f, int depth, bool strict_nested)
+node_from_field(const ocsf_pq_schema *s, pq_field f, int depth, bool in_metadata, bool strict_nested)
 {
 	const pq_schema *schema = s->schema;
 	SlNode	   *node = palloc0(sizeof(SlNode));
@@ -107,9 +108,9 @@ node_from_field(const ocsf_pq_schema *s, pq_field f, int depth, bool strict_nest
 	node->key = lower_copy(node->name);
 	node->pq = f;
 	node->required = pq_field_repetition(schema, f) == PQ_REQUIRED;
-	node->must_exist = depth > 0 && must_exist(attr, depth,
-											   depth == 2 && strcmp(pq_field_name(schema, pq_field_parent(schema, f)), "metadata") == 0,
-											   strict_nested);
+	if (depth == 1 && strcmp(pq_field_name(schema, f), "metadata") == 0)
+		in_metadata = true;
+	node->must_exist = depth > 0 && must_exist(attr, depth, in_metadata && depth > 1, strict_nested);
 	if (pq_field_is_map(schema, f))
 	{
 		pq_field	kv = pq_field_repeated_group(schema, f);
@@ -117,7 +118,7 @@ node_from_field(const ocsf_pq_schema *s, pq_field f, int depth, bool strict_nest
 		node->kind = SL_MAP;
 		for (i = 0; i < pq_field_num_children(schema, kv); i++)
 		{
-			SlNode	   *child = node_from_field(s, pq_field_child(schema, kv, i), depth + 1, strict_nested);
+			SlNode	   *child = node_from_field(s, pq_field_child(schema, kv, i), depth + 1, in_metadata, strict_nested);
 
 			child->must_exist = false;
 			add_child(node, child);
@@ -127,7 +128,7 @@ node_from_field(const ocsf_pq_schema *s, pq_field f, int depth, bool strict_nest
 	else if (pq_field_is_list(schema, f))
 	{
 		pq_field	rep = pq_field_repeated_group(schema, f);
-		SlNode	   *element = node_from_field(s, pq_field_child(schema, rep, 0), depth + 1, strict_nested);
+		SlNode	   *element = node_from_field(s, pq_field_child(schema, rep, 0), depth + 1, in_metadata, strict_nested);
 
 		node->kind = SL_LIST;
 		element->must_exist = false;
@@ -137,7 +138,7 @@ node_from_field(const ocsf_pq_schema *s, pq_field f, int depth, bool strict_nest
 	{
 		node->kind = SL_GROUP;
 		for (i = 0; i < pq_field_num_children(schema, f); i++)
-			add_child(node, node_from_field(s, pq_field_child(schema, f, i), depth + 1, strict_nested));
+			add_child(node, node_from_field(s, pq_field_child(schema, f, i), depth + 1, in_metadata, strict_nested));
 		if (node->nchildren > 0)
 			qsort(node->children, node->nchildren, sizeof(SlNode *), compare_nodes);
 	}
@@ -196,7 +197,7 @@ sl_schema_from_ocsf(const char *version, int class_uid, int max_depth, bool stri
 				 errmsg("no built-in Parquet schema for OCSF class %d (version %s)", class_uid, version),
 				 errdetail("%s", err),
 				 errhint("See securitylake.ocsf_classes for the classes of each version, or give the source a schema.")));
-	root = node_from_field(out, PQ_ROOT, 0, strict_nested);
+	root = node_from_field(out, PQ_ROOT, 0, false, strict_nested);
 	root->required = true;
 	root->must_exist = false;
 	index_profile_required(root, out);

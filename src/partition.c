@@ -124,17 +124,17 @@ sl_event_time_ms(Jsonb *event, int64 *time_ms, char **reason)
 
 	if (!JB_ROOT_IS_OBJECT(event))
 	{
-		*reason = pstrdup("event is not a JSON object");
+		*reason = pstrdup("expected object: the event is not a JSON object");
 		return false;
 	}
-	if (object_field(&event->root, "time", &v) == NULL)
+	if (object_field(&event->root, "time", &v) == NULL || v.type == jbvNull)
 	{
 		*reason = pstrdup("missing required attribute time");
 		return false;
 	}
 	if (v.type != jbvNumeric)
 	{
-		*reason = pstrdup("time must be a number of epoch milliseconds (expected long at time)");
+		*reason = pstrdup("expected long at time (epoch milliseconds)");
 		return false;
 	}
 	num = v.val.numeric;
@@ -143,7 +143,7 @@ sl_event_time_ms(Jsonb *event, int64 *time_ms, char **reason)
 		case SL_NUM_OK:
 			break;
 		case SL_NUM_FRACTION:
-			*reason = pstrdup("time must be an integer number of epoch milliseconds (expected long at time)");
+			*reason = pstrdup("expected long at time (a fractional number; time is epoch milliseconds)");
 			return false;
 		default:
 			*reason = pstrdup("time is out of range (out of range at time)");
@@ -169,8 +169,8 @@ sl_event_class_matches(Jsonb *event, int class_uid, char **reason)
 	JsonbValue	v;
 	int64		uid;
 
-	if (object_field(&event->root, "class_uid", &v) == NULL)
-		return true;
+	if (object_field(&event->root, "class_uid", &v) == NULL || v.type == jbvNull)
+		return true;				/* absent: the schema's required check says so */
 	if (v.type != jbvNumeric || sl_numeric_int64(v.val.numeric, &uid) != SL_NUM_OK)
 	{
 		*reason = pstrdup("expected integer at class_uid");

@@ -51,7 +51,8 @@ struct SlEncoder
 	pq_writer  *writer;
 	pq_buffer	out;
 	int64		rows;
-	uint32		epoch;			/* events added so far: marks what an event carried */
+	uint32		visit;			/* objects walked so far: marks what one object carried */
+	uint32		root_visit;		/* the visit of the current event's root object */
 	/* per event */
 	const char *path[SHRED_MAX_DEPTH];	/* keys from the root, for messages; */
 	int			pathlen[SHRED_MAX_DEPTH];	/* NULL key: an array index in pathlen */
@@ -319,6 +320,44 @@ reject(SlEncoder *enc, const char *what)
 }
 
 static bool
+reject_detail(SlEncoder *enc, const char *what, const char *detail)
+{
+	if (enc->reason == NULL)
+		enc->reason = psprintf("%s at %s (%s)", what, enc->depth ? current_path(enc) : "(root)", detail);
+	return false;
+}
+
+/*
+ * JSON kept as text (json_t columns, unmapped entries) may nest at most this
+ * deep, like the columns themselves: deeper documents are rejected, not stored.
+ */
+#define SHRED_MAX_JSON_DEPTH 64
+
+static bool
+json_depth_ok(SlEncoder *enc, JsonbValue *v)
+{
+	JsonbIterator *it;
+	JsonbValue	x;
+	JsonbIteratorToken tok;
+	int			depth = enc->depth;
+
+	if (v->type != jbvBinary)
+		return true;
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &x, false)) != WJB_DONE)
+	{
+		if (tok == WJB_BEGIN_ARRAY || tok == WJB_BEGIN_OBJECT)
+		{
+			if (++depth > SHRED_MAX_JSON_DEPTH)
+				return reject_detail(enc, "too deep", psprintf("JSON nested more than %d levels", SHRED_MAX_JSON_DEPTH));
+		}
+		else if (tok == WJB_END_ARRAY || tok == WJB_END_OBJECT)
+			depth--;
+	}
+	return true;
+}
+
+static bool
 pq_ok(SlEncoder *enc, int rc)
 {
 	if (rc == PQ_OK)
@@ -368,7 +407,7 @@ value_integer(SlEncoder *enc, SlNode *node, JsonbValue *v)
 	switch (sl_numeric_int64(v->val.numeric, &x))
 	{
 		case SL_NUM_FRACTION:
-			return reject(enc, node->int_bits == 64 ? "expected long (fractional number)" : "expected integer (fractional number)");
+			return reject_detail(enc, node->int_bits == 64 ? "expected long" : "expected integer", "a fractional number");
 		case SL_NUM_RANGE:
 			return reject(enc, "out of range");
 		case SL_NUM_OK:
@@ -411,9 +450,7 @@ value_datetime(SlEncoder *enc, SlNode *node, JsonbValue *v)
 		for (; ms_digits < 3; ms_digits++)
 			ms *= 10;
 	}
-	if (*p == '\0')
-		;						/* no zone: read as UTC (the OCSF examples write such values) */
-	else if (*p == 'Z' || *p == 'z')
+	if (*p == 'Z' || *p == 'z')
 		p++;
 	else if ((*p == '+' || *p == '-') && isdigit((unsigned char) p[1]) && isdigit((unsigned char) p[2]) &&
 			 p[3] == ':' && isdigit((unsigned char) p[4]) && isdigit((unsigned char) p[5]))
@@ -625,6 +662,8 @@ shred_value(SlEncoder *enc, SlNode *node, JsonbValue *v)
 				return reject(enc, "expected string");
 			return value_bytes(enc, node->pq, v->val.string.val, v->val.string.len);
 		case SL_JSON:
+			if (!json_depth_ok(enc, v))
+				return false;
 			text = json_text(enc, v, false, &len);
 			return value_bytes(enc, node->pq, text, len);
 		case SL_GROUP:
@@ -659,12 +698,14 @@ shred_repeated(SlEncoder *enc, SlNode *node, JsonbValue *v)
 }
 
 /* Keep a key without a column in `unmapped`: "dotted.path" → JSON text. */
-static void
+static bool
 keep_unmapped(SlEncoder *enc, JsonbValue *v)
 {
 	int			len;
 	char	   *text;
 
+	if (!json_depth_ok(enc, v))
+		return false;
 	if (enc->nunmapped == enc->maxunmapped)
 	{
 		enc->maxunmapped = Max(16, enc->maxunmapped * 2);
@@ -679,6 +720,7 @@ keep_unmapped(SlEncoder *enc, JsonbValue *v)
 	enc->unmapped_keys[enc->nunmapped] = current_path(enc);
 	enc->unmapped_values[enc->nunmapped] = pnstrdup(text, len);
 	enc->nunmapped++;
+	return true;
 }
 
 /* The event's own `unmapped` object: its entries join the catch-all under their own keys. */
@@ -701,8 +743,8 @@ shred_unmapped_object(SlEncoder *enc, JsonbValue *v)
 		}
 		else if (tok == WJB_VALUE)
 		{
-			if (kv.type != jbvNull)
-				keep_unmapped(enc, &kv);
+			if (kv.type != jbvNull && !keep_unmapped(enc, &kv))
+				return false;
 			enc->depth = saved_depth;
 		}
 	}
@@ -738,7 +780,7 @@ check_profile_required(SlEncoder *enc, Jsonb *event)
 	{
 		SlNode	   *child = enc->root->profiled[i];
 
-		if (child->seen != enc->epoch && declares_profile(event, child->profile))
+		if (child->seen != enc->root_visit && declares_profile(event, child->profile))
 		{
 			enc->reason = psprintf("missing required attribute %s (required by the declared profile %s)",
 								   child->name, child->profile);
@@ -771,9 +813,9 @@ emit_unmapped(SlEncoder *enc)
 	return pq_ok(enc, pq_end_list(enc->writer));
 }
 
-/* Every child the schema says must exist was in this event's object. */
+/* Every child the schema says must exist was in this object (this visit of the group). */
 static bool
-check_required(SlEncoder *enc, SlNode *group)
+check_required(SlEncoder *enc, SlNode *group, uint32 visit)
 {
 	int			i;
 
@@ -781,7 +823,7 @@ check_required(SlEncoder *enc, SlNode *group)
 	{
 		SlNode	   *child = group->must[i];
 
-		if (child->seen != enc->epoch)
+		if (child->seen != visit)
 		{
 			char	   *parent = enc->depth ? current_path(enc) : NULL;
 
@@ -804,7 +846,10 @@ shred_object(SlEncoder *enc, SlNode *group, JsonbContainer *obj)
 	const char *key = NULL;
 	int			keylen = 0;
 	SlNode	   *child = NULL;
+	uint32		visit = ++enc->visit;
 
+	if (group == enc->root)
+		enc->root_visit = visit;
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		bool		ok = true;
@@ -821,12 +866,12 @@ shred_object(SlEncoder *enc, SlNode *group, JsonbContainer *obj)
 		if (!push_key(enc, key, keylen))
 			return false;
 		if (child != NULL && v.type != jbvNull)
-			child->seen = enc->epoch;
+			child->seen = visit;
 		if (child == NULL)
 		{
 			/* The root's own `unmapped` object is read by its column, not re-flattened. */
 			if (enc->root->unmapped != NULL && v.type != jbvNull)
-				keep_unmapped(enc, &v);
+				ok = keep_unmapped(enc, &v);
 		}
 		else if (child == enc->root->unmapped && is_container(&v, true))
 			ok = shred_unmapped_object(enc, &v);
@@ -838,7 +883,7 @@ shred_object(SlEncoder *enc, SlNode *group, JsonbContainer *obj)
 		if (!ok)
 			return false;
 	}
-	return check_required(enc, group);
+	return check_required(enc, group, visit);
 }
 
 /* ---- the encoder's life ------------------------------------------------- */
@@ -855,7 +900,6 @@ sl_encoder_add(SlEncoder *enc, Jsonb *event, char **reason)
 	bool		ok;
 
 	MemoryContextSwitchTo(scratch);
-	enc->epoch++;
 	enc->depth = 0;
 	enc->reason = NULL;
 	enc->nunmapped = 0;
@@ -863,7 +907,7 @@ sl_encoder_add(SlEncoder *enc, Jsonb *event, char **reason)
 	enc->unmapped_keys = NULL;
 	enc->unmapped_values = NULL;
 	initStringInfo(&enc->scratch);
-	ok = JB_ROOT_IS_OBJECT(event) ? true : reject(enc, "expected object");
+	ok = JB_ROOT_IS_OBJECT(event) ? true : reject(enc, "expected object: the event is not a JSON object");
 	ok = ok && pq_ok(enc, pq_begin_record(enc->writer));
 	ok = ok && shred_object(enc, enc->root, &event->root);
 	ok = ok && check_profile_required(enc, event);
