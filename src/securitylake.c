@@ -11,6 +11,8 @@
  */
 #include "postgres.h"
 
+#include <unistd.h>
+
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
@@ -53,7 +55,7 @@ define_gucs(void)
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomStringVariable("securitylake.test_fault",
 							   "Test hook: fail at a named step of the delivery protocol.",
-							   "For the crash tests only: \"abort:<step>\" or \"error:<step>\"; steps are claimed, uploaded, committed.",
+							   "For the crash tests only: abort:<step>[:<token>] or error:<step>[:<token>]; steps are claimed, uploaded, committed-before, committed. With a token it fires once.",
 							   &sl_test_fault, "",
 							   PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("securitylake");
@@ -114,17 +116,41 @@ sl_database_name(int i)
 	return list_nth(names, Min(i, list_length(names) - 1));
 }
 
+/*
+ * The crash tests' hook. securitylake.test_fault = "abort:<step>[:<token>]" or
+ * "error:<step>[:<token>]". With a token the fault fires once: a marker file
+ * named after it in the data directory remembers that it fired, so the worker
+ * the postmaster restarts after the crash does not crash again.
+ */
 void
 sl_test_fault_point(const char *step)
 {
-	const char *colon;
+	char	   *spec;
+	char	   *kind;
+	char	   *at;
+	char	   *token;
+	char	   *save = NULL;
 
 	if (sl_test_fault == NULL || sl_test_fault[0] == '\0')
 		return;
-	colon = strchr(sl_test_fault, ':');
-	if (colon == NULL || strcmp(colon + 1, step) != 0)
+	spec = pstrdup(sl_test_fault);
+	kind = strtok_r(spec, ":", &save);
+	at = strtok_r(NULL, ":", &save);
+	token = strtok_r(NULL, ":", &save);
+	if (kind == NULL || at == NULL || strcmp(at, step) != 0)
 		return;
-	if (strncmp(sl_test_fault, "abort:", 6) == 0)
+	if (token != NULL)
+	{
+		char	   *marker = psprintf("%s/securitylake_fault_%s", DataDir, token);
+		FILE	   *f;
+
+		if (access(marker, F_OK) == 0)
+			return;
+		f = fopen(marker, "w");
+		if (f)
+			fclose(f);
+	}
+	if (strcmp(kind, "abort") == 0)
 	{
 		elog(LOG, "securitylake: test fault: abort at step \"%s\"", step);
 		abort();

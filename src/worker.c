@@ -38,6 +38,7 @@
 #include "tcop/utility.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -517,6 +518,15 @@ connect_worker(Oid dboid, const char *database)
 	else
 		BackgroundWorkerInitializeConnection(database, NULL, 0);
 	cycle_cxt = AllocSetContextCreate(TopMemoryContext, "securitylake cycle", ALLOCSET_DEFAULT_SIZES);
+
+	/*
+	 * Exactly once needs the claim (batch + object key) durable before the
+	 * upload: with asynchronous commit a crash could forget a claim whose
+	 * object is already in the lake, and the rows would go out again under
+	 * another key. Whatever the server's setting, the worker commits
+	 * synchronously.
+	 */
+	SetConfigOption("synchronous_commit", "on", PGC_SUSET, PGC_S_OVERRIDE);
 }
 
 void

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { psql, query, one, lit, copyEvents, skipNoPg } from '../lib/pg.mjs';
+import { psql, query, one, lit, copyEvents, skipNoPg, serverLog } from '../lib/pg.mjs';
 import { openDuck, storedObjects, dlit } from '../lib/duck.mjs';
 import { startGate } from '../lib/gate.mjs';
 import { AUTH_SCHEMA, authEvents } from './fixtures.mjs';
@@ -100,9 +100,11 @@ after(async () => {
 for (const step of ['claimed', 'uploaded', 'committed-before', 'committed']) {
   test(`worker abort() at step "${step}" loses and duplicates nothing`, { skip: skipNoPg }, async () => {
     queueRun(100 + runsDone);
-    setFault(`abort:${step}`);
+    // One-shot (the token): the worker restarted after the crash does not crash again.
+    setFault(`abort:${step}:run${runsDone}-${Date.now()}`);
     try { psql(`SELECT count(*) FROM securitylake.flush('crash', '10 s')`); } catch { /* the crash ends our session */ }
     await waitForServer();
+    assert.match(serverLog(), new RegExp(`test fault: abort at step "${step}"`), 'the fault fired');
     setFault('');
     const r = await finalFlushAndCount();
     runsDone++;
