@@ -5,9 +5,59 @@
 
 -- Validate (and normalise) a source's settings; raises a clear error for the first bad one.
 -- Returns the row as it would be stored. Used by create_source and alter_source.
+-- Structural check of a parquet-go tag schema node (the types are checked again in C):
+-- every node is an object with a "Tag" string holding name=...; a node with "Fields" is
+-- a group (a non-empty array of nodes); a leaf has type=BOOLEAN|INT32|INT64|FLOAT|DOUBLE|
+-- BYTE_ARRAY; repetitiontype, when given, is REQUIRED, OPTIONAL or REPEATED.
+CREATE FUNCTION securitylake._validate_parquet_schema(node jsonb, path text DEFAULT '$', depth int DEFAULT 0)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    tag text;
+    problem text;
+    child jsonb;
+    i int := 0;
+BEGIN
+    IF depth > 64 THEN
+        problem := 'the schema is nested deeper than 64 levels';
+    ELSIF jsonb_typeof(node) IS DISTINCT FROM 'object' THEN
+        problem := 'a schema node is not a JSON object';
+    ELSIF jsonb_typeof(node->'Tag') IS DISTINCT FROM 'string' THEN
+        problem := 'a schema node has no "Tag" string';
+    ELSE
+        tag := node->>'Tag';
+        IF tag !~* '(^|,)\s*name=[^,\s]+' THEN
+            problem := 'its Tag has no name=...';
+        ELSIF tag ~* '(^|,)\s*repetitiontype=' AND tag !~* '(^|,)\s*repetitiontype=(REQUIRED|OPTIONAL|REPEATED)\s*(,|$)' THEN
+            problem := 'its repetitiontype is not REQUIRED, OPTIONAL or REPEATED';
+        ELSIF node ? 'Fields' THEN
+            IF jsonb_typeof(node->'Fields') IS DISTINCT FROM 'array' OR jsonb_array_length(node->'Fields') = 0 THEN
+                problem := 'its "Fields" is not a non-empty array';
+            END IF;
+        ELSIF tag !~* '(^|,)\s*type=(BOOLEAN|INT32|INT64|FLOAT|DOUBLE|BYTE_ARRAY)\s*(,|$)' THEN
+            problem := 'a leaf''s type is not BOOLEAN, INT32, INT64, FLOAT, DOUBLE or BYTE_ARRAY';
+        END IF;
+    END IF;
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION 'invalid Parquet schema at %: %', path, problem
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The schema is the reference connector''s parquet-go form: {"Tag": "name=..., repetitiontype=REQUIRED", "Fields": [{"Tag": "name=..., type=..., repetitiontype=..."}]}.',
+                  HINT = 'Leave schema NULL to write the built-in OCSF schema of the class.';
+    END IF;
+    IF node ? 'Fields' THEN
+        FOR child IN SELECT value FROM jsonb_array_elements(node->'Fields') LOOP
+            PERFORM securitylake._validate_parquet_schema(child, format('%s.Fields[%s]', path, i), depth + 1);
+            i := i + 1;
+        END LOOP;
+    END IF;
+END
+$fn$;
+
 CREATE FUNCTION securitylake._validate_source(s securitylake.source)
     RETURNS securitylake.source
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
@@ -50,7 +100,8 @@ BEGIN
     END IF;
 
     IF s.role_arn IS NOT NULL AND (s.role_arn !~ '^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+$'
-                                   OR length(s.role_arn) > 2048) THEN
+                                   -- the role's path and name: at most 512 characters (regex counts stop at 255)
+                                   OR length(substring(s.role_arn FROM ':role/(.*)$')) > 512) THEN
         RAISE EXCEPTION 'invalid role ARN "%"', s.role_arn
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'An IAM role ARN looks like arn:aws:iam::123456789012:role/service-role/AmazonSecurityLake-Provider-<source>-<region>.',
@@ -83,12 +134,14 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'The account is a 12-digit AWS account id, or "external" / "external_<id>" for data from outside AWS.';
     END IF;
-    IF s.schema IS NOT NULL AND (jsonb_typeof(s.schema) <> 'object' OR jsonb_typeof(s.schema->'Tag') IS DISTINCT FROM 'string'
-                                 OR jsonb_typeof(s.schema->'Fields') IS DISTINCT FROM 'array') THEN
-        RAISE EXCEPTION 'invalid Parquet schema'
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'The schema is the reference connector''s parquet-go form: {"Tag": "name=..., repetitiontype=REQUIRED", "Fields": [{"Tag": "name=..., type=..., repetitiontype=..."}]}.',
-                  HINT = 'Leave schema NULL to write the built-in OCSF schema of the class.';
+    IF s.schema IS NOT NULL THEN
+        IF jsonb_typeof(s.schema) <> 'object' OR NOT s.schema ? 'Fields' THEN
+            RAISE EXCEPTION 'invalid Parquet schema: the root must be an object with "Tag" and "Fields"'
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'The schema is the reference connector''s parquet-go form: {"Tag": "name=..., repetitiontype=REQUIRED", "Fields": [{"Tag": "name=..., type=..., repetitiontype=..."}]}.',
+                      HINT = 'Leave schema NULL to write the built-in OCSF schema of the class.';
+        END IF;
+        PERFORM securitylake._validate_parquet_schema(s.schema);
     END IF;
     IF s.batch_record_count IS NULL OR s.batch_record_count NOT BETWEEN 1 AND 10000000 THEN
         RAISE EXCEPTION 'invalid batch_record_count %', s.batch_record_count
