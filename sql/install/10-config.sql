@@ -167,6 +167,16 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value',
                       DETAIL = format('Known options: %s.', array_to_string(known_options, ', '));
         END IF;
+        -- JSON null resets an option to its default (alter_source merges options).
+        IF jsonb_typeof(v) = 'null' THEN
+            CASE k
+                WHEN 'ocsf_version' THEN s.ocsf_version := '1.1.0';
+                WHEN 'max_queued_rows' THEN s.max_queued_rows := NULL;
+                WHEN 'enabled' THEN s.enabled := true;
+                ELSE NULL;
+            END CASE;
+            CONTINUE;
+        END IF;
         IF (k IN ('endpoint', 'sts_endpoint') AND (jsonb_typeof(v) <> 'string' OR v #>> '{}' !~ '^https?://[^/\s]+/?$'))
            OR (k IN ('force_path_style', 'session_tags', 'strict_nested', 'enabled') AND jsonb_typeof(v) <> 'boolean')
            OR (k = 'role_session_name' AND (jsonb_typeof(v) <> 'string' OR v #>> '{}' !~ '^[A-Za-z0-9_+=,.@-]{2,64}$'))
@@ -192,6 +202,7 @@ BEGIN
                           ELSE format('%s is true or false.', k) END;
         END IF;
     END LOOP;
+    s.options := jsonb_strip_nulls(coalesce(s.options, '{}'));
     IF s.options ? 'ocsf_version' THEN
         s.ocsf_version := s.options->>'ocsf_version';
     END IF;
@@ -201,7 +212,15 @@ BEGIN
     IF s.options ? 'enabled' THEN
         s.enabled := (s.options->>'enabled')::boolean;
     END IF;
+    -- These three live in their own columns.
     s.options := s.options - 'ocsf_version' - 'max_queued_rows' - 'enabled';
+    -- Without a schema the source writes the built-in schema of its class: it must exist.
+    IF s.schema IS NULL AND NOT EXISTS (SELECT 1 FROM securitylake._ocsf_classes() c
+                                        WHERE c.ocsf_version = s.ocsf_version AND c.class_uid = s.class_uid) THEN
+        RAISE EXCEPTION 'OCSF % has no class %', s.ocsf_version, s.class_uid
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'See securitylake.ocsf_classes, or give the source a schema.';
+    END IF;
     RETURN s;
 END
 $fn$;
@@ -243,12 +262,6 @@ BEGIN
     IF NOT s.route_by_class THEN
         RAISE NOTICE 'another source already takes queue rows of class_uid % by class', s.class_uid
             USING DETAIL = format('Rows for source "%s" must name it in securitylake.queue.source.', s.name);
-    END IF;
-    IF s.schema IS NULL AND NOT EXISTS (SELECT 1 FROM securitylake._ocsf_classes() c
-                                        WHERE c.ocsf_version = s.ocsf_version AND c.class_uid = s.class_uid) THEN
-        RAISE EXCEPTION 'OCSF % has no class %', s.ocsf_version, s.class_uid
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'See securitylake.ocsf_classes, or give the source a schema.';
     END IF;
     INSERT INTO securitylake.source (name, location, bucket, prefix, role_arn, external_id, class_uid, region,
                                      account_id, schema, ocsf_version, route_by_class, batch_record_count,
@@ -396,10 +409,16 @@ BEGIN
 END
 $fn$;
 
--- Backpressure: a statement-level check, attached only while some source has
--- max_queued_rows, so producers pay nothing otherwise. It estimates a source's queued
--- rows from the rows the worker has not yet delivered (cheap: queue size minus nothing
--- more than a count over the index when a cap is set).
+-- Backpressure (max_queued_rows). Producers must get a clear error once a source has
+-- that many queued rows, but the insert path must stay a plain insert. So:
+--  * the check is a statement-level AFTER INSERT trigger (once per INSERT/COPY statement,
+--    never per row), and it is attached to the queue only while some source has a cap
+--    (_sync_backpressure_trigger below adds/drops it when sources change);
+--  * it first bounds the queue size from above with max(id) - min(id) + 1: two probes of
+--    the primary key, O(log n). Ids only grow, so while that bound is within every cap
+--    (the normal case: delivery keeps up) nothing is counted;
+--  * only when the bound exceeds a cap does it count that source's rows, and stops
+--    counting at cap + 1.
 CREATE FUNCTION securitylake._check_backpressure()
     RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -407,9 +426,14 @@ CREATE FUNCTION securitylake._check_backpressure()
 AS $fn$
 DECLARE
     s record;
+    bound bigint;
     queued bigint;
 BEGIN
-    FOR s IN SELECT * FROM securitylake.source WHERE max_queued_rows IS NOT NULL LOOP
+    SELECT coalesce((SELECT q.id FROM securitylake.queue q ORDER BY q.id DESC LIMIT 1)
+                    - (SELECT q.id FROM securitylake.queue q ORDER BY q.id LIMIT 1) + 1, 0)
+      INTO bound;
+    FOR s IN SELECT * FROM securitylake.source o
+              WHERE o.max_queued_rows IS NOT NULL AND o.max_queued_rows < bound LOOP
         SELECT count(*) INTO queued FROM (
             SELECT 1 FROM securitylake.queue q
              WHERE q.source = s.name

@@ -25,8 +25,8 @@ CREATE VIEW securitylake.status AS
            coalesce(st.failures, 0) AS failures,
            st.next_attempt_at,
            coalesce(u.objects, 0) AS objects_uploaded,
-           coalesce(u.rows, 0) AS rows_uploaded,
-           coalesce(u.bytes, 0) AS bytes_uploaded,
+           coalesce(u.rows, 0)::bigint AS rows_uploaded,
+           coalesce(u.bytes, 0)::bigint AS bytes_uploaded,
            (SELECT count(*) FROM securitylake.dead_letter d WHERE d.source = s.name) AS dead_letters
       FROM securitylake.source s
       LEFT JOIN securitylake.source_state st ON st.source = s.name
