@@ -1,0 +1,226 @@
+// Integration tests of src/aws through build/aws/awsctl against the gate (a local S3 + STS
+// endpoint that verifies every SigV4 signature with AWS's own signer). Run from the repo root:
+//   node --test test/aws/client.test.mjs
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startGate, admin, DEFAULTS } from '../lib/gate.mjs';
+
+const AWSCTL = 'build/aws/awsctl';
+const USER = DEFAULTS.users[0];
+const ROLE = DEFAULTS.roles[0];
+const BUCKET = DEFAULTS.buckets[0];
+const SECRETS = [USER.secretAccessKey];
+const printed = [];   // everything awsctl wrote, grepped for secrets at the end
+
+let gate;
+let dir;
+
+before(async () => {
+  execFileSync('make', ['-s', AWSCTL], { stdio: 'inherit' });
+  dir = mkdtempSync(join(tmpdir(), 'awsctl-'));
+  gate = await startGate({});
+});
+
+after(async () => {
+  await gate?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+function baseEnv(extra = {}) {
+  return {
+    PATH: process.env.PATH,
+    HOME: dir,    // no ~/.aws of the machine
+    AWS_EC2_METADATA_DISABLED: 'true',
+    AWS_ACCESS_KEY_ID: USER.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: USER.secretAccessKey,
+    AWSCTL_ENDPOINT: gate.url,
+    AWSCTL_STS_ENDPOINT: gate.url,
+    AWSCTL_PATH_STYLE: '1',
+    AWSCTL_BASE_DELAY_MS: '20',
+    AWSCTL_MAX_DELAY_MS: '200',
+    ...extra,
+  };
+}
+
+function record(out, err) {
+  printed.push(String(out ?? ''), String(err ?? ''));
+}
+
+// Run awsctl; resolves to { code, json, stderr } whatever the exit status.
+function awsctl(args, env = baseEnv()) {
+  return new Promise((resolve) => {
+    execFile(AWSCTL, args, { env, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+      record(stdout, stderr);
+      let json = null;
+      try { json = JSON.parse(stdout); } catch { /* left null: the assertion shows stdout */ }
+      resolve({ code: error ? error.code : 0, json, stdout, stderr });
+    });
+  });
+}
+
+function file(name, data) {
+  const p = join(dir, name);
+  writeFileSync(p, data);
+  return p;
+}
+
+const sha = (b) => createHash('sha256').update(b).digest('hex');
+const roleEnv = (extra = {}) => baseEnv({ AWSCTL_ROLE_ARN: ROLE.roleArn, AWSCTL_EXTERNAL_ID: ROLE.externalId, ...extra });
+const requests = () => admin(gate, 'requests');
+
+test('signed PUT and GET round-trip; keys with spaces, =, +, unicode', async () => {
+  for (const key of ['plain.txt', 'with space/a b.txt', 'eq=and+plus/x=1+2.parquet', 'unicode/é漢字🙂.bin', 'tilde~/(paren)!*\'']) {
+    const body = randomBytes(1000 + key.length);
+    const put = await awsctl(['put', BUCKET, key, file('in', body)]);
+    assert.equal(put.code, 0, `put ${key}: ${put.stdout}`);
+    assert.deepEqual(put.json, { ok: true, size: body.length });
+    const get = await awsctl(['get', BUCKET, key, join(dir, 'out')]);
+    assert.equal(get.code, 0, `get ${key}: ${get.stdout}`);
+    assert.ok(readFileSync(join(dir, 'out')).equals(body), `bytes of ${key}`);
+    const head = await awsctl(['head', BUCKET, key]);
+    assert.equal(head.json.exists, true, key);
+  }
+  const list = await awsctl(['list', BUCKET, 'unicode/']);
+  assert.deepEqual(list.json.keys.map((k) => k.key), ['unicode/é漢字🙂.bin']);
+  const missing = await awsctl(['head', BUCKET, 'no/such/key']);
+  assert.equal(missing.json.exists, false);
+  const log = await requests();
+  assert.ok(log.filter((r) => r.method === 'PUT').every((r) => r.status === 200 && r.signedHeaders.includes('x-amz-content-sha256')));
+});
+
+test('a wrong secret is reported as SignatureDoesNotMatch, not retried', async () => {
+  const r = await awsctl(['put', BUCKET, 'wrong-secret', file('in', 'x')], baseEnv({ AWS_SECRET_ACCESS_KEY: 'not-the-secret-0000000000000000000000000' }));
+  assert.notEqual(r.code, 0);
+  assert.equal(r.json.error.code, 'SignatureDoesNotMatch');
+  assert.equal(r.json.error.http_status, 403);
+  assert.equal(r.json.error.retryable, false);
+  assert.equal(r.json.error.attempts, 1);
+  assert.match(r.json.error.request_id, /\S/);
+  assert.ok(!r.stdout.includes('not-the-secret'));
+});
+
+test('a 40 MiB object goes multipart and reads back byte-exact', async () => {
+  const body = randomBytes(40 << 20);
+  await admin(gate, 'requests/clear', {});
+  const up = await awsctl(['upload', BUCKET, 'big/40mib.bin', file('big', body)]);
+  assert.equal(up.code, 0, up.stdout);
+  assert.match(up.stderr, /upload-id \S+/);
+  const log = await requests();
+  // The log keeps paths without the query: UploadPart is a PUT, Create and Complete are POSTs.
+  const onKey = log.filter((r) => r.path === `/${BUCKET}/big/40mib.bin`);
+  assert.equal(onKey.filter((r) => r.method === 'PUT' && r.status === 200).length, 5, '40 MiB in 8 MiB parts');
+  assert.equal(onKey.filter((r) => r.method === 'POST' && r.status === 200).length, 2, 'Create + Complete');
+  const uploadId = up.stderr.match(/upload-id (\S+)/)[1];
+  const ledger = JSON.stringify(await admin(gate, 'multipart'));
+  assert.ok(ledger.includes(uploadId), 'the gate knows the printed UploadId');
+  const get = await awsctl(['get', BUCKET, 'big/40mib.bin', join(dir, 'big.out')]);
+  assert.equal(get.code, 0, get.stdout);
+  assert.equal(sha(readFileSync(join(dir, 'big.out'))), sha(body));
+});
+
+test('AssumeRole with the right ExternalId: the session token signs the PUT', async () => {
+  await admin(gate, 'requests/clear', {});
+  const r = await awsctl(['put', BUCKET, 'role/obj', file('in', 'role')], roleEnv());
+  assert.equal(r.code, 0, r.stdout);
+  const log = await requests();
+  const assume = log.find((q) => q.action === 'AssumeRole');
+  assert.equal(assume?.status, 200);
+  const put = log.find((q) => q.method === 'PUT');
+  assert.equal(put.status, 200);
+  assert.equal(put.hasSecurityToken, true);
+  assert.ok(put.signedHeaders.includes('x-amz-security-token'));
+  assert.notEqual(put.accessKeyId, USER.accessKeyId, 'temporary key, not the user');
+});
+
+test('a wrong ExternalId gives a clear AccessDenied', async () => {
+  const r = await awsctl(['creds'], roleEnv({ AWSCTL_EXTERNAL_ID: 'wrong-external-id' }));
+  assert.notEqual(r.code, 0);
+  assert.equal(r.json.error.code, 'AccessDenied');
+  assert.equal(r.json.error.operation, 'AssumeRole');
+  assert.equal(r.json.error.retryable, false);
+  assert.match(r.json.error.message, /sts:AssumeRole/);
+});
+
+test('expired temporary credentials are refreshed without failing the upload', async () => {
+  await admin(gate, 'requests/clear', {});
+  // Two PUTs 2 s apart from one client; the sessions expire between them.
+  const run = awsctl(['put', BUCKET, 'role/expiring', file('exp', 'e')], roleEnv({ AWSCTL_REPEAT: '2', AWSCTL_REPEAT_SLEEP_S: '2' }));
+  await new Promise((r) => setTimeout(r, 1000));
+  await admin(gate, 'sessions/expire', {});
+  const r = await run;
+  assert.equal(r.code, 0, r.stdout);
+  const log = await requests();
+  assert.ok(log.some((q) => q.code === 'ExpiredToken'), 'the second PUT met ExpiredToken');
+  assert.equal(log.filter((q) => q.action === 'AssumeRole' && q.status === 200).length, 2, 'assumed again');
+  assert.equal(log.filter((q) => q.method === 'PUT' && q.status === 200).length, 2);
+});
+
+test('with 30% injected 500/503/RequestTimeout/reset/delay faults uploads still succeed', async () => {
+  await admin(gate, 'requests/clear', {});
+  await admin(gate, 'faults', { fraction: 0.3, kinds: ['500', '503', 'RequestTimeout', 'reset', 'delay'], delayMs: 200, target: 'any', seed: 7 });
+  try {
+    const env = roleEnv({ AWSCTL_MAX_ATTEMPTS: '10', AWSCTL_THRESHOLD: String(5 << 20), AWSCTL_PART_SIZE: String(5 << 20) });
+    const bodies = [randomBytes(3000), randomBytes(12 << 20), randomBytes(100)];
+    for (const [i, body] of bodies.entries()) {
+      const r = await awsctl(['upload', BUCKET, `faults/${i}`, file(`f${i}`, body)], env);
+      assert.equal(r.code, 0, r.stdout);
+    }
+    await admin(gate, 'faults/clear', {});
+    for (const [i, body] of bodies.entries()) {
+      const g = await awsctl(['get', BUCKET, `faults/${i}`, join(dir, 'f.out')]);
+      assert.equal(g.code, 0, g.stdout);
+      assert.equal(sha(readFileSync(join(dir, 'f.out'))), sha(body));
+    }
+    const log = await requests();
+    assert.ok(log.filter((q) => q.fault).length >= 3, `faults injected: ${log.filter((q) => q.fault).length}`);
+  } finally {
+    await admin(gate, 'faults/clear', {});
+  }
+});
+
+test('an endpoint that is down fails after the configured attempts with a retryable error', async () => {
+  const port = await new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+  const started = Date.now();
+  const r = await awsctl(['put', BUCKET, 'down', file('in', 'd')], baseEnv({ AWSCTL_ENDPOINT: `http://127.0.0.1:${port}`, AWSCTL_MAX_ATTEMPTS: '3' }));
+  assert.notEqual(r.code, 0);
+  assert.equal(r.json.error.retryable, true);
+  assert.equal(r.json.error.attempts, 3);
+  assert.equal(r.json.error.http_status, 0);
+  assert.ok(Date.now() - started < 10000);
+});
+
+test('an S3 outage (503 for every request) fails retryably after the attempts', async () => {
+  await admin(gate, 'down', { seconds: 30 });
+  try {
+    const r = await awsctl(['put', BUCKET, 'outage', file('in', 'o')], baseEnv({ AWSCTL_MAX_ATTEMPTS: '2' }));
+    assert.notEqual(r.code, 0);
+    assert.equal(r.json.error.http_status, 503);
+    assert.equal(r.json.error.retryable, true);
+    assert.equal(r.json.error.attempts, 2);
+  } finally {
+    await admin(gate, 'down', { seconds: 0 });
+  }
+});
+
+test('locations: s3:// and virtual-hosted https:// parse to bucket and prefix', async () => {
+  const a = await awsctl(['location', 's3://aws-security-data-lake-us-east-1-abc/ext/my_source/']);
+  assert.deepEqual(a.json, { ok: true, bucket: 'aws-security-data-lake-us-east-1-abc', prefix: 'ext/my_source/' });
+  const b = await awsctl(['location', 'https://aws-security-data-lake-us-east-1-abc.s3.us-east-1.amazonaws.com/ext/src/1.0/']);
+  assert.deepEqual(b.json, { ok: true, bucket: 'aws-security-data-lake-us-east-1-abc', prefix: 'ext/src/1.0/' });
+  const bad = await awsctl(['location', 'ftp://nope']);
+  assert.equal(bad.json.ok, false);
+});
+
+test('nothing awsctl printed holds a secret', () => {
+  const all = printed.join('\n');
+  assert.ok(all.length > 0);
+  for (const s of [...SECRETS, 'not-the-secret']) assert.ok(!all.includes(s), 'a secret was printed');
+});
