@@ -7,6 +7,7 @@ import { execFileSync, execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGate, admin, DEFAULTS } from '../lib/gate.mjs';
@@ -217,6 +218,104 @@ test('locations: s3:// and virtual-hosted https:// parse to bucket and prefix', 
   assert.deepEqual(b.json, { ok: true, bucket: 'aws-security-data-lake-us-east-1-abc', prefix: 'ext/src/1.0/' });
   const bad = await awsctl(['location', 'ftp://nope']);
   assert.equal(bad.json.ok, false);
+});
+
+// Environment without static keys: the chain must find them elsewhere.
+function chainEnv(extra = {}) {
+  const env = baseEnv(extra);
+  delete env.AWS_ACCESS_KEY_ID;
+  delete env.AWS_SECRET_ACCESS_KEY;
+  return env;
+}
+
+// A metadata stub (IMDSv2 + ECS) on 127.0.0.1 that hands out the gate user's keys.
+async function startMetadataStub() {
+  const seen = [];
+  const creds = JSON.stringify({
+    Code: 'Success', Type: 'AWS-HMAC', AccessKeyId: USER.accessKeyId, SecretAccessKey: USER.secretAccessKey,
+    Token: '', Expiration: new Date(Date.now() + 3600e3).toISOString(),
+  });
+  const server = createHttpServer((req, res) => {
+    seen.push({ method: req.method, url: req.url, token: req.headers['x-aws-ec2-metadata-token'] ?? null,
+      ttl: req.headers['x-aws-ec2-metadata-token-ttl-seconds'] ?? null, auth: req.headers.authorization ?? null });
+    const reply = (status, body) => { res.writeHead(status); res.end(body); };
+    if (req.method === 'PUT' && req.url === '/latest/api/token') return reply(200, 'imds-session-token-1');
+    if (req.url.startsWith('/latest/meta-data/')) {
+      if (req.headers['x-aws-ec2-metadata-token'] !== 'imds-session-token-1') return reply(401, '');
+      if (req.url === '/latest/meta-data/iam/security-credentials/') return reply(200, 'test-instance-role\n');
+      if (req.url === '/latest/meta-data/iam/security-credentials/test-instance-role') return reply(200, creds);
+    }
+    if (req.url === '/ecs/creds') return req.headers.authorization === 'ecs-auth-token' ? reply(200, creds) : reply(401, '');
+    return reply(404, '');
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${server.address().port}`;
+  return { url, seen, stop: () => new Promise((r) => server.close(r)) };
+}
+
+test('EC2 IMDSv2: token PUT, role GET, credentials GET, then a signed PUT', async () => {
+  const stub = await startMetadataStub();
+  try {
+    const env = chainEnv({ AWS_EC2_METADATA_DISABLED: '', AWS_EC2_METADATA_SERVICE_ENDPOINT: stub.url });
+    const r = await awsctl(['put', BUCKET, 'providers/imds', file('in', 'imds')], env);
+    assert.equal(r.code, 0, r.stdout);
+    assert.deepEqual(stub.seen.map((s) => `${s.method} ${s.url}`), [
+      'PUT /latest/api/token', 'GET /latest/meta-data/iam/security-credentials/',
+      'GET /latest/meta-data/iam/security-credentials/test-instance-role']);
+    assert.ok(stub.seen[0].ttl, 'token TTL header');
+    assert.ok(stub.seen.slice(1).every((s) => s.token === 'imds-session-token-1'));
+  } finally {
+    await stub.stop();
+  }
+});
+
+test('ECS container credentials with an authorization token (from a file)', async () => {
+  const stub = await startMetadataStub();
+  try {
+    const env = chainEnv({ AWS_CONTAINER_CREDENTIALS_FULL_URI: `${stub.url}/ecs/creds`,
+      AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: file('ecs-token', 'ecs-auth-token\n') });
+    const r = await awsctl(['put', BUCKET, 'providers/ecs', file('in', 'ecs')], env);
+    assert.equal(r.code, 0, r.stdout);
+    assert.equal(stub.seen.length, 1);
+    assert.equal(stub.seen[0].auth, 'ecs-auth-token');
+    const denied = await awsctl(['creds'], chainEnv({ AWS_CONTAINER_CREDENTIALS_FULL_URI: `${stub.url}/ecs/creds`,
+      AWS_CONTAINER_AUTHORIZATION_TOKEN: 'wrong' }));
+    assert.equal(denied.json.ok, false);
+    assert.equal(denied.json.error.http_status, 401);
+  } finally {
+    await stub.stop();
+  }
+});
+
+test('web identity: AssumeRoleWithWebIdentity, then the temporary keys sign', async () => {
+  const token = 'eyJ.web-identity-token.sig';
+  await admin(gate, 'config', { webIdentity: { token, roleArn: ROLE.roleArn } });
+  await admin(gate, 'requests/clear', {});
+  const env = chainEnv({ AWS_WEB_IDENTITY_TOKEN_FILE: file('wi-token', token), AWS_ROLE_ARN: ROLE.roleArn });
+  const r = await awsctl(['put', BUCKET, 'providers/web-identity', file('in', 'wi')], env);
+  assert.equal(r.code, 0, r.stdout);
+  const log = await requests();
+  assert.equal(log.find((q) => q.action === 'AssumeRoleWithWebIdentity')?.status, 200);
+  const put = log.find((q) => q.method === 'PUT');
+  assert.equal(put.hasSecurityToken, true);
+  const bad = await awsctl(['creds'], chainEnv({ AWS_WEB_IDENTITY_TOKEN_FILE: file('wi-bad', 'forged'), AWS_ROLE_ARN: ROLE.roleArn }));
+  assert.equal(bad.json.ok, false);
+  assert.equal(bad.json.error.operation, 'AssumeRoleWithWebIdentity');
+  assert.ok(!bad.stdout.includes('forged') && !r.stdout.includes(token));
+});
+
+test('shared files: AWS_PROFILE picks a section of credentials, or "profile x" of config', async () => {
+  const creds = file('credentials', `[default]\naws_access_key_id = AKIAWRONGDEFAULT0000\naws_secret_access_key = wrong\n\n` +
+    `[lake]\n  aws_access_key_id=${USER.accessKeyId}\naws_secret_access_key = ${USER.secretAccessKey}  \n`);
+  const config = file('config', `[default]\nregion = us-east-1\n[profile fromconfig]\naws_access_key_id = ${USER.accessKeyId}\n` +
+    `aws_secret_access_key = ${USER.secretAccessKey}\n`);
+  const env = (profile) => chainEnv({ AWS_SHARED_CREDENTIALS_FILE: creds, AWS_CONFIG_FILE: config, AWS_PROFILE: profile });
+  const ok = await awsctl(['put', BUCKET, 'providers/profile', file('in', 'p')], env('lake'));
+  assert.equal(ok.code, 0, ok.stdout);
+  const fromConfig = await awsctl(['put', BUCKET, 'providers/profile2', file('in', 'p')], env('fromconfig'));
+  assert.equal(fromConfig.code, 0, fromConfig.stdout);
+  const dflt = await awsctl(['put', BUCKET, 'providers/profile3', file('in', 'p')], env('default'));
+  assert.equal(dflt.json.error.code, 'InvalidAccessKeyId');
 });
 
 test('nothing awsctl printed holds a secret', () => {
