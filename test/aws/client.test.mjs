@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGate, admin, DEFAULTS } from '../lib/gate.mjs';
@@ -316,6 +317,37 @@ test('shared files: AWS_PROFILE picks a section of credentials, or "profile x" o
   assert.equal(fromConfig.code, 0, fromConfig.stdout);
   const dflt = await awsctl(['put', BUCKET, 'providers/profile3', file('in', 'p')], env('default'));
   assert.equal(dflt.json.error.code, 'InvalidAccessKeyId');
+});
+
+test('TLS: a self-signed endpoint is refused by default and accepted with its CA configured', async () => {
+  const key = join(dir, 'tls.key');
+  const cert = join(dir, 'tls.crt');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+  let served = 0;
+  // A minimal S3 PutObject answer: the ETag is the body's MD5, as S3 returns it.
+  const server = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      served++;
+      res.writeHead(200, { etag: `"${createHash('md5').update(Buffer.concat(chunks)).digest('hex')}"` });
+      res.end();
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const url = `https://127.0.0.1:${server.address().port}`;
+    const refused = await awsctl(['put', BUCKET, 'tls', file('in', 't')], baseEnv({ AWSCTL_ENDPOINT: url, AWSCTL_MAX_ATTEMPTS: '2' }));
+    assert.equal(refused.json.ok, false);
+    assert.equal(refused.json.error.curl_code, 60, refused.stdout);   // CURLE_PEER_FAILED_VERIFICATION
+    assert.equal(served, 0);
+    const accepted = await awsctl(['put', BUCKET, 'tls', file('in', 't')], baseEnv({ AWSCTL_ENDPOINT: url, AWSCTL_CA_FILE: cert }));
+    assert.equal(accepted.code, 0, accepted.stdout);
+    assert.equal(served, 1);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
 });
 
 test('nothing awsctl printed holds a secret', () => {
