@@ -10,3 +10,9 @@ build/aws/awsctl: test/aws/awsctl.c $(AWS_LIB_SRCS) src/aws/aws.h src/aws/aws_in
 	$(LIB_CC) $(LIB_CFLAGS) -o $@ test/aws/awsctl.c $(AWS_LIB_SRCS) $(LIB_LIBS)
 
 UNIT_TESTS += build/unit/test_sigv4
+
+build/unit/test_aws_parse: test/aws/test_aws_parse.c $(AWS_LIB_SRCS) src/aws/aws.h src/aws/aws_internal.h
+	@mkdir -p $(dir $@)
+	$(LIB_CC) $(LIB_CFLAGS) -o $@ test/aws/test_aws_parse.c $(AWS_LIB_SRCS) $(LIB_LIBS)
+
+UNIT_TESTS += build/unit/test_aws_parse

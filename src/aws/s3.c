@@ -416,7 +416,35 @@ aws_list_objects(aws_client *c, const char *bucket, const char *prefix,
 	return rc;
 }
 
-/* s3://bucket/prefix, or https://bucket.s3[.-]region.amazonaws.com/prefix. */
+/*
+ * Where the S3 label starts in an https host: the last ".s3." or ".s3-" (bucket names may
+ * themselves hold dots and "s3"), or the host itself when it begins with "s3." / "s3-"
+ * (path style). NULL when the host is not S3's.
+ */
+static const char *
+s3_label(const char *host, size_t hostlen)
+{
+	const char *found = NULL;
+	const char *p;
+
+	if (hostlen > 3 && strncmp(host, "s3", 2) == 0 && (host[2] == '.' || host[2] == '-'))
+		return host;
+	for (p = host; p + 4 <= host + hostlen; p++)
+		if (strncmp(p, ".s3", 3) == 0 && (p[3] == '.' || p[3] == '-'))
+			found = p;
+	return found;
+}
+
+static int
+invalid_location(aws_error *err, const char *why)
+{
+	aws_set_error(err, "ParseLocation", 0, "InvalidLocation", false,
+				  "%s: a location is s3://<bucket>/<prefix> or https://<bucket>.s3.<region>.amazonaws.com/<prefix>", why);
+	return -1;
+}
+
+/* s3://bucket/prefix, https://bucket.s3[.-]region.amazonaws.com/prefix, or path style
+ * https://s3.region.amazonaws.com/bucket/prefix. */
 int
 aws_parse_location(const char *location, char **bucket, char **prefix, aws_error *err)
 {
@@ -426,34 +454,29 @@ aws_parse_location(const char *location, char **bucket, char **prefix, aws_error
 
 	*bucket = *prefix = NULL;
 	if (strncmp(location, "s3://", 5) == 0)
-	{
 		p = location + 5;
-		slash = strchr(p, '/');
-		blen = slash ? (size_t) (slash - p) : strlen(p);
-		*bucket = strndup(p, blen);
-		*prefix = aws_strdup(slash ? slash + 1 : "");
-	}
 	else if (strncmp(location, "https://", 8) == 0)
 	{
 		const char *host = location + 8;
-		const char *dot = strstr(host, ".s3");
+		size_t		hostlen = strcspn(host, "/?#");
+		const char *label = s3_label(host, hostlen);
 
-		slash = strchr(host, '/');
-		if (dot == NULL || (slash && dot > slash))
+		if (label == NULL)
+			return invalid_location(err, "the host is not an S3 endpoint");
+		if (label != host)
 		{
-			aws_set_error(err, "ParseLocation", 0, "InvalidLocation", false,
-						  "an https location must be virtual-hosted: https://<bucket>.s3.<region>.amazonaws.com/<prefix>");
-			return -1;
+			*bucket = strndup(host, (size_t) (label - host));
+			*prefix = aws_strdup(host[hostlen] == '/' ? host + hostlen + 1 : "");
+			return 0;
 		}
-		*bucket = strndup(host, (size_t) (dot - host));
-		*prefix = aws_strdup(slash ? slash + 1 : "");
+		p = host[hostlen] == '/' ? host + hostlen + 1 : host + hostlen;	/* path style */
 	}
 	else
-	{
-		aws_set_error(err, "ParseLocation", 0, "InvalidLocation", false,
-					  "a location is s3://<bucket>/<prefix> or https://<bucket>.s3.<region>.amazonaws.com/<prefix>");
-		return -1;
-	}
+		return invalid_location(err, "unknown scheme");
+	slash = strchr(p, '/');
+	blen = slash ? (size_t) (slash - p) : strlen(p);
+	*bucket = strndup(p, blen);
+	*prefix = aws_strdup(slash ? slash + 1 : "");
 	if (**bucket == '\0')
 	{
 		free(*bucket);
