@@ -114,6 +114,24 @@ int			aws_upload(aws_client *client, const char *bucket, const char *key,
 					   void (*on_upload_id) (void *ctx, const char *upload_id), void *ctx,
 					   aws_error *err);
 
+/*
+ * Streaming upload, fed by the encoder's sink: begin, write any number of times, then
+ * finish (or abort). Bytes are buffered while the total stays under the multipart
+ * threshold and finish sends one PutObject; past it the upload turns multipart
+ * (on_upload_id is called with the UploadId to persist) and full parts of part_size are
+ * sent as they fill. finish and abort free the stream; a failed finish aborts the
+ * multipart upload. After a failed write only abort is useful.
+ */
+typedef struct aws_upload_stream aws_upload_stream;
+
+aws_upload_stream *aws_upload_begin(aws_client *client, const char *bucket, const char *key,
+									const char *content_type,
+									void (*on_upload_id) (void *ctx, const char *upload_id), void *ctx,
+									aws_error *err);
+int			aws_upload_write(aws_upload_stream *stream, const void *data, size_t len, aws_error *err);
+int			aws_upload_finish(aws_upload_stream *stream, aws_error *err);
+void		aws_upload_abort(aws_upload_stream *stream);
+
 int			aws_put_object(aws_client *client, const char *bucket, const char *key,
 						   const void *data, size_t len, const char *content_type, aws_error *err);
 int			aws_abort_multipart_upload(aws_client *client, const char *bucket, const char *key,

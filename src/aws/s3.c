@@ -487,3 +487,176 @@ aws_parse_location(const char *location, char **bucket, char **prefix, aws_error
 	}
 	return 0;
 }
+
+/* ---- streaming upload ----------------------------------------------------------------- */
+struct aws_upload_stream
+{
+	aws_client *client;
+	char	   *bucket;
+	char	   *key;
+	char	   *content_type;
+	void		(*on_upload_id) (void *ctx, const char *upload_id);
+	void	   *ctx;
+	aws_buf		pending;		/* bytes not yet sent */
+	s3_target	target;
+	char	   *upload_id;		/* NULL until the upload goes multipart */
+	char	   *eid;			/* upload id, URI-encoded */
+	char		(*etags)[128];
+	int			nparts;
+	bool		failed;
+};
+
+static void
+stream_free(aws_upload_stream *s)
+{
+	free(s->bucket);
+	free(s->key);
+	free(s->content_type);
+	aws_buf_free(&s->pending);
+	free(s->target.path);
+	free(s->upload_id);
+	free(s->eid);
+	free(s->etags);
+	free(s);
+}
+
+aws_upload_stream *
+aws_upload_begin(aws_client *c, const char *bucket, const char *key, const char *content_type,
+				 void (*on_upload_id) (void *ctx, const char *upload_id), void *ctx, aws_error *err)
+{
+	aws_upload_stream *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+	{
+		aws_set_error(err, "Upload", 0, "OutOfMemory", false, "out of memory");
+		return NULL;
+	}
+	s->client = c;
+	s->bucket = aws_strdup(bucket);
+	s->key = aws_strdup(key);
+	s->content_type = aws_strdup(content_type ? content_type : "application/octet-stream");
+	s->on_upload_id = on_upload_id;
+	s->ctx = ctx;
+	if (s3_target_for(c, bucket, key, &s->target, err) != 0)
+	{
+		stream_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static int
+stream_start_multipart(aws_upload_stream *s, aws_error *err)
+{
+	if (create_multipart(s->client, &s->target, s->content_type, &s->upload_id, err) != 0)
+		return -1;
+	if (s->on_upload_id)
+		s->on_upload_id(s->ctx, s->upload_id);
+	s->eid = aws_uri_encode(s->upload_id, strlen(s->upload_id), false);
+	return 0;
+}
+
+/* Send LEN bytes from the front of the pending buffer as the next part. */
+static int
+stream_send_part(aws_upload_stream *s, size_t len, aws_error *err)
+{
+	void	   *grown;
+
+	if (s->nparts >= MAX_PARTS)
+	{
+		aws_set_error(err, "UploadPart", 0, "TooManyParts", false,
+					  "the object needs more than %d parts: raise the part size", MAX_PARTS);
+		return -1;
+	}
+	grown = realloc(s->etags, (size_t) (s->nparts + 1) * sizeof(*s->etags));
+	if (grown == NULL)
+	{
+		aws_set_error(err, "UploadPart", 0, "OutOfMemory", false, "out of memory");
+		return -1;
+	}
+	s->etags = grown;
+	if (upload_part(s->client, &s->target, s->eid, s->nparts + 1, s->pending.data, len,
+					s->etags[s->nparts], sizeof(s->etags[0]), err) != 0)
+		return -1;
+	s->nparts++;
+	memmove(s->pending.data, s->pending.data + len, s->pending.len - len);
+	s->pending.len -= len;
+	return 0;
+}
+
+int
+aws_upload_write(aws_upload_stream *s, const void *data, size_t len, aws_error *err)
+{
+	size_t		part_size = s->client->cfg.part_size;
+
+	if (s->failed)
+	{
+		aws_set_error(err, "Upload", 0, "UploadFailed", false, "the upload already failed: abort it");
+		return -1;
+	}
+	if (aws_buf_append(&s->pending, data, len) != 0)
+	{
+		aws_set_error(err, "Upload", 0, "OutOfMemory", false, "out of memory");
+		s->failed = true;
+		return -1;
+	}
+	/* Stay a single PutObject while the object fits under the threshold. */
+	if (s->upload_id == NULL && s->pending.len <= s->client->cfg.multipart_threshold)
+		return 0;
+	if (s->upload_id == NULL && stream_start_multipart(s, err) != 0)
+	{
+		s->failed = true;
+		return -1;
+	}
+	/* Keep at least one byte back so the last part is never empty. */
+	while (s->pending.len > part_size)
+		if (stream_send_part(s, part_size, err) != 0)
+		{
+			s->failed = true;
+			return -1;
+		}
+	return 0;
+}
+
+void
+aws_upload_abort(aws_upload_stream *s)
+{
+	aws_error	ignored;
+
+	if (s == NULL)
+		return;
+	if (s->upload_id)
+		(void) aws_abort_multipart_upload(s->client, s->bucket, s->key, s->upload_id, &ignored);
+	stream_free(s);
+}
+
+int
+aws_upload_finish(aws_upload_stream *s, aws_error *err)
+{
+	int			rc;
+
+	if (s->failed)
+	{
+		aws_set_error(err, "Upload", 0, "UploadFailed", false, "the upload already failed");
+		rc = -1;
+	}
+	else if (s->upload_id == NULL)
+		rc = aws_put_object(s->client, s->bucket, s->key, s->pending.data, s->pending.len, s->content_type, err);
+	else
+	{
+		rc = s->pending.len > 0 ? stream_send_part(s, s->pending.len, err) : 0;
+		if (rc == 0)
+			rc = complete_multipart(s->client, &s->target, s->eid, s->etags, s->nparts, err);
+	}
+	if (rc != 0 && s->upload_id)
+	{
+		aws_error	saved = *err;
+
+		/* Never leave parts behind; report the error that made us abort. */
+		aws_upload_abort(s);
+		*err = saved;
+		return -1;
+	}
+	stream_free(s);
+	return rc;
+}

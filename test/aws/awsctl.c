@@ -4,6 +4,8 @@
  *
  *   awsctl put    BUCKET KEY FILE      one PutObject (Content-MD5, ETag checked)
  *   awsctl upload BUCKET KEY FILE      PutObject or multipart above the threshold
+ *   awsctl stream BUCKET KEY FILE      the streaming API, fed AWSCTL_CHUNK bytes at a time
+ *   awsctl abort  BUCKET KEY UPLOADID  AbortMultipartUpload
  *   awsctl get    BUCKET KEY OUTFILE
  *   awsctl head   BUCKET KEY
  *   awsctl list   BUCKET PREFIX
@@ -154,6 +156,52 @@ cmd_put(aws_client *c, char **argv, bool multipart_allowed, aws_error *err)
 }
 
 static int
+cmd_stream(aws_client *c, char **argv, aws_error *err)
+{
+	size_t		chunk = (size_t) env_long("AWSCTL_CHUNK", 65536);
+	char	   *buf = malloc(chunk);
+	FILE	   *f = fopen(argv[2], "rb");
+	aws_upload_stream *s = NULL;
+	size_t		n;
+	size_t		total = 0;
+	long		stop_after = env_long("AWSCTL_ABORT_AFTER", -1);	/* abort once this much was written */
+
+	if (buf == NULL || f == NULL)
+	{
+		free(buf);
+		if (f)
+			fclose(f);
+		printf("{\"ok\":false,\"error\":{\"code\":\"ReadFile\"}}\n");
+		return -2;
+	}
+	s = aws_upload_begin(c, argv[0], argv[1], "application/octet-stream", print_upload_id, NULL, err);
+	while (s && (n = fread(buf, 1, chunk, f)) > 0)
+	{
+		if (aws_upload_write(s, buf, n, err) != 0)
+		{
+			aws_upload_abort(s);
+			s = NULL;
+			break;
+		}
+		total += n;
+		if (stop_after >= 0 && total >= (size_t) stop_after)
+		{
+			aws_upload_abort(s);
+			fclose(f);
+			free(buf);
+			printf("{\"ok\":true,\"aborted\":true,\"size\":%zu}\n", total);
+			return 0;
+		}
+	}
+	fclose(f);
+	free(buf);
+	if (s == NULL || aws_upload_finish(s, err) != 0)
+		return -1;
+	printf("{\"ok\":true,\"size\":%zu}\n", total);
+	return 0;
+}
+
+static int
 cmd_get(aws_client *c, char **argv, aws_error *err)
 {
 	void	   *data;
@@ -256,6 +304,15 @@ run(aws_client *c, const char *cmd, int argc, char **argv, aws_error *err)
 		return cmd_put(c, argv, false, err);
 	if (strcmp(cmd, "upload") == 0 && argc == 3)
 		return cmd_put(c, argv, true, err);
+	if (strcmp(cmd, "stream") == 0 && argc == 3)
+		return cmd_stream(c, argv, err);
+	if (strcmp(cmd, "abort") == 0 && argc == 3)
+	{
+		if (aws_abort_multipart_upload(c, argv[0], argv[1], argv[2], err) != 0)
+			return -1;
+		printf("{\"ok\":true}\n");
+		return 0;
+	}
 	if (strcmp(cmd, "get") == 0 && argc == 3)
 		return cmd_get(c, argv, err);
 	if (strcmp(cmd, "head") == 0 && argc == 2)
@@ -269,7 +326,7 @@ run(aws_client *c, const char *cmd, int argc, char **argv, aws_error *err)
 		printf("{\"ok\":true}\n");
 		return 0;
 	}
-	fprintf(stderr, "usage: awsctl put|upload|get|head|list|creds|location ARGS\n");
+	fprintf(stderr, "usage: awsctl put|upload|stream|abort|get|head|list|creds|location ARGS\n");
 	return -3;
 }
 

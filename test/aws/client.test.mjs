@@ -126,6 +126,38 @@ test('a 40 MiB object goes multipart and reads back byte-exact', async () => {
   assert.equal(sha(readFileSync(join(dir, 'big.out'))), sha(body));
 });
 
+test('streaming upload: small stays one PutObject, 40 MiB in 64 KiB writes goes multipart', async () => {
+  await admin(gate, 'requests/clear', {});
+  const small = randomBytes(300000);
+  const r1 = await awsctl(['stream', BUCKET, 'stream/small', file('s1', small)]);
+  assert.equal(r1.code, 0, r1.stdout);
+  assert.doesNotMatch(r1.stderr, /upload-id/);
+  const big = randomBytes(40 << 20);
+  const r2 = await awsctl(['stream', BUCKET, 'stream/big', file('s2', big)]);
+  assert.equal(r2.code, 0, r2.stdout);
+  assert.match(r2.stderr, /upload-id \S+/);
+  const log = await requests();
+  assert.equal(log.filter((q) => q.path === `/${BUCKET}/stream/small`).length, 1, 'one PutObject');
+  assert.equal(log.filter((q) => q.path === `/${BUCKET}/stream/big` && q.method === 'PUT' && q.status === 200).length, 5);
+  for (const [key, body] of [['stream/small', small], ['stream/big', big]]) {
+    const g = await awsctl(['get', BUCKET, key, join(dir, 's.out')]);
+    assert.equal(g.code, 0, g.stdout);
+    assert.equal(sha(readFileSync(join(dir, 's.out'))), sha(body), key);
+  }
+});
+
+test('streaming upload aborted half-way leaves the multipart upload aborted; abort by id is idempotent', async () => {
+  const r = await awsctl(['stream', BUCKET, 'stream/aborted', file('s3', randomBytes(30 << 20))], baseEnv({ AWSCTL_ABORT_AFTER: String(20 << 20) }));
+  assert.equal(r.json.aborted, true, r.stdout);
+  const uploadId = r.stderr.match(/upload-id (\S+)/)[1];
+  const entry = (await admin(gate, 'multipart')).find((m) => m.uploadId === uploadId);
+  assert.equal(entry?.state, 'aborted');
+  const again = await awsctl(['abort', BUCKET, 'stream/aborted', uploadId]);
+  assert.equal(again.code, 0, again.stdout);
+  const head = await awsctl(['head', BUCKET, 'stream/aborted']);
+  assert.equal(head.json.exists, false);
+});
+
 test('AssumeRole with the right ExternalId: the session token signs the PUT', async () => {
   await admin(gate, 'requests/clear', {});
   const r = await awsctl(['put', BUCKET, 'role/obj', file('in', 'role')], roleEnv());
