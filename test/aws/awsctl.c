@@ -18,7 +18,8 @@
  *   AWSCTL_ROLE_ARN, AWSCTL_EXTERNAL_ID, AWSCTL_SESSION_NAME, AWSCTL_DURATION,
  *   AWSCTL_MAX_ATTEMPTS, AWSCTL_BASE_DELAY_MS, AWSCTL_MAX_DELAY_MS, AWSCTL_MAX_ELAPSED_MS,
  *   AWSCTL_THRESHOLD, AWSCTL_PART_SIZE, AWSCTL_CA_FILE, AWSCTL_CONNECT_TIMEOUT_MS,
- *   AWSCTL_LOW_SPEED_TIME_S, AWSCTL_REPEAT (run the command N times, e.g. to outlive a session).
+ *   AWSCTL_LOW_SPEED_TIME_S, AWSCTL_TEST_CLOCK_SKEW_S (pretend the local clock is off by this
+ *   much: RequestTimeTooSkewed must be corrected), AWSCTL_REPEAT (run the command N times, e.g. to outlive a session).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "aws/aws.h"
+#include "aws/aws_internal.h"	/* only to simulate a wrong local clock */
 
 static void
 print_json_string(const char *s)
@@ -351,6 +353,7 @@ main(int argc, char **argv)
 	c = aws_client_new(&cfg, &err);
 	if (c == NULL)
 		return print_error(&err);
+	c->clock_offset_s = env_long("AWSCTL_TEST_CLOCK_SKEW_S", 0);
 	for (long i = 0; i < repeat && rc == 0; i++)
 	{
 		if (i > 0)

@@ -218,6 +218,15 @@ test('with 30% injected 500/503/RequestTimeout/reset/delay faults uploads still 
   }
 });
 
+test('a local clock an hour off: RequestTimeTooSkewed is corrected from Date and re-signed', async () => {
+  await admin(gate, 'requests/clear', {});
+  const body = randomBytes(5000);
+  const r = await awsctl(['put', BUCKET, 'skew/obj', file('in', body)], baseEnv({ AWSCTL_TEST_CLOCK_SKEW_S: '-3600' }));
+  assert.equal(r.code, 0, r.stdout);
+  const log = (await requests()).filter((q) => q.path === `/${BUCKET}/skew/obj`);
+  assert.deepEqual(log.map((q) => q.code ?? q.status), ['RequestTimeTooSkewed', 200]);
+});
+
 test('an endpoint that is down fails after the configured attempts with a retryable error', async () => {
   const port = await new Promise((resolve) => {
     const s = createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
