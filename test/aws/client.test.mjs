@@ -240,6 +240,21 @@ test('an endpoint that is down fails after the configured attempts with a retrya
   assert.ok(Date.now() - started < 10000);
 });
 
+test('max elapsed time bounds the retries before max attempts does', async () => {
+  await admin(gate, 'down', { seconds: 30 });
+  try {
+    const started = Date.now();
+    const r = await awsctl(['put', BUCKET, 'elapsed', file('in', 'e')], baseEnv({
+      AWSCTL_MAX_ATTEMPTS: '1000', AWSCTL_BASE_DELAY_MS: '100', AWSCTL_MAX_DELAY_MS: '100', AWSCTL_MAX_ELAPSED_MS: '600' }));
+    const took = Date.now() - started;
+    assert.equal(r.json.error.retryable, true);
+    assert.ok(r.json.error.attempts > 1 && r.json.error.attempts < 100, `attempts ${r.json.error.attempts}`);
+    assert.ok(took < 3000, `took ${took} ms`);
+  } finally {
+    await admin(gate, 'down', { seconds: 0 });
+  }
+});
+
 test('an S3 outage (503 for every request) fails retryably after the attempts', async () => {
   await admin(gate, 'down', { seconds: 30 });
   try {
