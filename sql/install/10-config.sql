@@ -417,8 +417,15 @@ $fn$;
 --  * it first bounds the queue size from above with max(id) - min(id) + 1: two probes of
 --    the primary key, O(log n). Ids only grow, so while that bound is within every cap
 --    (the normal case: delivery keeps up) nothing is counted;
---  * only when the bound exceeds a cap does it count that source's rows, and stops
---    counting at cap + 1.
+--  * only when the bound exceeds a cap does it count the capped sources' rows (the queue
+--    has no index by source, to keep inserts cheap, so that is a scan), and each session
+--    reuses the verdict for one second (session setting securitylake_bp.verdict): a
+--    producer overshoots a cap by at most what it inserts in a second, and a backlog
+--    costs it one scan per second instead of one per statement;
+--  * a statement is refused only if it queues rows for a source over its cap (checked
+--    against the statement's transition table), so one stuck source does not block the
+--    others' producers. The transition table is the one per-row cost: PostgreSQL keeps
+--    the inserted rows in a tuplestore for the statement while a cap is set.
 CREATE FUNCTION securitylake._check_backpressure()
     RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -428,24 +435,50 @@ DECLARE
     s record;
     bound bigint;
     queued bigint;
+    verdict text[] := string_to_array(current_setting('securitylake_bp.verdict', true), '|');
+    now_s double precision := extract(epoch FROM clock_timestamp());
+    over text[] := '{}';
+    hit record;
 BEGIN
     SELECT coalesce((SELECT q.id FROM securitylake.queue q ORDER BY q.id DESC LIMIT 1)
                     - (SELECT q.id FROM securitylake.queue q ORDER BY q.id LIMIT 1) + 1, 0)
       INTO bound;
-    FOR s IN SELECT * FROM securitylake.source o
-              WHERE o.max_queued_rows IS NOT NULL AND o.max_queued_rows < bound LOOP
-        SELECT count(*) INTO queued FROM (
-            SELECT 1 FROM securitylake.queue q
-             WHERE q.source = s.name
-                OR (q.source IS NULL AND s.route_by_class AND q.event->'class_uid' = to_jsonb(s.class_uid))
-             LIMIT s.max_queued_rows + 1) sub;
-        IF queued > s.max_queued_rows THEN
-            RAISE EXCEPTION 'securitylake source "%" has more than % queued events', s.name, s.max_queued_rows
-                USING ERRCODE = 'program_limit_exceeded',
-                      DETAIL = 'Delivery to Security Lake is behind (see securitylake.status); the source''s max_queued_rows cap is reached.',
-                      HINT = 'Retry later, fix the delivery error, or raise max_queued_rows with securitylake.alter_source.';
-        END IF;
-    END LOOP;
+    IF NOT EXISTS (SELECT 1 FROM securitylake.source o WHERE o.max_queued_rows < bound) THEN
+        RETURN NULL;
+    END IF;
+    IF cardinality(verdict) = 2 AND verdict[1] ~ '^[0-9.]+$' AND verdict[1]::double precision > now_s THEN
+        over := string_to_array(nullif(verdict[2], ''), ',');
+    ELSE
+        FOR s IN SELECT * FROM securitylake.source o WHERE o.max_queued_rows < bound ORDER BY o.name LOOP
+            SELECT count(*) INTO queued FROM (
+                SELECT 1 FROM securitylake.queue q
+                 WHERE q.source = s.name
+                    OR (q.source IS NULL AND s.route_by_class AND q.event->'class_uid' = to_jsonb(s.class_uid))
+                 LIMIT s.max_queued_rows + 1) sub;
+            IF queued > s.max_queued_rows THEN
+                over := over || s.name;
+            END IF;
+        END LOOP;
+        PERFORM pg_catalog.set_config('securitylake_bp.verdict',
+                                      concat_ws('|', (now_s + 1)::text, array_to_string(over, ',')), false);
+    END IF;
+    IF cardinality(over) = 0 THEN
+        RETURN NULL;
+    END IF;
+    -- Refuse the statement only if it queued rows for a source over its cap.
+    SELECT o.name, o.max_queued_rows INTO hit
+      FROM securitylake.source o
+     WHERE o.name = ANY (over)
+       AND EXISTS (SELECT 1 FROM new_rows n
+                    WHERE n.source = o.name
+                       OR (n.source IS NULL AND o.route_by_class AND n.event->'class_uid' = to_jsonb(o.class_uid)))
+     ORDER BY o.name LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'securitylake source "%" has more than % queued events', hit.name, hit.max_queued_rows
+            USING ERRCODE = 'program_limit_exceeded',
+                  DETAIL = 'Delivery to Security Lake is behind (see securitylake.status); the source''s max_queued_rows cap is reached.',
+                  HINT = 'Retry later, fix the delivery error, or raise max_queued_rows with securitylake.alter_source.';
+    END IF;
     RETURN NULL;
 END
 $fn$;
@@ -460,9 +493,10 @@ DECLARE
     present bool := EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'securitylake.queue'::regclass
                                                       AND tgname = 'securitylake_backpressure');
 BEGIN
+    PERFORM pg_catalog.set_config('securitylake_bp.verdict', '', false);
     IF wanted AND NOT present THEN
         CREATE TRIGGER securitylake_backpressure AFTER INSERT ON securitylake.queue
-            FOR EACH STATEMENT EXECUTE FUNCTION securitylake._check_backpressure();
+            REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION securitylake._check_backpressure();
     ELSIF present AND NOT wanted THEN
         DROP TRIGGER securitylake_backpressure ON securitylake.queue;
     END IF;

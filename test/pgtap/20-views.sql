@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS securitylake;
-SELECT plan(49);
+SELECT plan(53);
 
 SELECT has_view('securitylake', 'sources', 'view sources exists');
 SELECT has_view('securitylake', 'status', 'view status exists');
@@ -89,13 +89,17 @@ SELECT is((SELECT string_agg(tgname || CASE WHEN (tgtype & 1) = 0 THEN ' per sta
           'securitylake_backpressure per statement', 'then one statement-level trigger is attached');
 SELECT lives_ok($$INSERT INTO securitylake.queue (source, event) VALUES ('v_proc', '{"class_uid": 1007}'), (NULL, '{"class_uid": 1007}')$$,
                 'rows up to the cap are accepted');
+SELECT set_config('securitylake_bp.verdict', '', false);  -- forget this session's cached verdict (1 s)
 SELECT throws_ok($$INSERT INTO securitylake.queue (source, event) VALUES (NULL, '{"class_uid": 1007}')$$, '54000',
                  'securitylake source "v_proc" has more than 2 queued events', 'a row over the cap is refused');
+SELECT set_config('securitylake_bp.verdict', '', false);  -- forget this session's cached verdict (1 s)
 SELECT lives_ok($$INSERT INTO securitylake.queue (source, event) VALUES ('v_auth', '{"class_uid": 3002}')$$,
                 'another source is not capped');
+SELECT set_config('securitylake_bp.verdict', '', false);  -- forget this session's cached verdict (1 s)
 SELECT throws_ok($$COPY securitylake.queue (source, event) FROM PROGRAM 'printf ''v_proc\t{}\n'''$$, '54000', NULL,
                  'COPY over the cap is refused too');
 SELECT lives_ok($$SELECT securitylake.alter_source('v_proc', options => '{"max_queued_rows": 3}')$$, 'the cap is raised');
+SELECT set_config('securitylake_bp.verdict', '', false);  -- forget this session's cached verdict (1 s)
 SELECT lives_ok($$INSERT INTO securitylake.queue (source, event) VALUES ('v_proc', '{"class_uid": 1007}')$$, 'one more row fits');
 SELECT lives_ok($$SELECT securitylake.alter_source('v_proc', options => '{"max_queued_rows": null}')$$, 'the cap is removed with null');
 SELECT is((SELECT max_queued_rows FROM securitylake.source WHERE name = 'v_proc'), NULL, 'max_queued_rows is NULL again');
@@ -103,6 +107,13 @@ SELECT ok(NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'securitylake.que
           'and the trigger is gone');
 SELECT lives_ok($$INSERT INTO securitylake.queue (source, event) SELECT 'v_proc', '{"class_uid": 1007}' FROM generate_series(1, 10)$$,
                 'without a cap any number of rows is accepted');
+SELECT lives_ok($$SELECT securitylake.alter_source('v_proc', options => '{"max_queued_rows": 5}')$$, 'a cap below the backlog is set');
+SELECT lives_ok($$INSERT INTO securitylake.queue (source, event) VALUES ('v_auth', '{"class_uid": 3002}'), (NULL, '{"class_uid": 3002}')$$,
+                'producers of other sources are not blocked by a source over its cap');
+SELECT set_config('securitylake_bp.verdict', '', false);  -- forget this session's cached verdict (1 s)
+SELECT throws_ok($$INSERT INTO securitylake.queue (source, event) VALUES ('v_auth', '{"class_uid": 3002}'), (NULL, '{"class_uid": 1007}')$$,
+                 '54000', 'securitylake source "v_proc" has more than 5 queued events', 'a statement with one row for the capped source is refused');
+SELECT lives_ok($$SELECT securitylake.alter_source('v_proc', options => '{"max_queued_rows": null}')$$, 'the cap is removed again');
 SELECT lives_ok($$SELECT securitylake.create_source('v_cap', 's3://bucket-v/c/', NULL, NULL, 4001, 'eu-west-1', 'external', options => '{"max_queued_rows": 1}')$$,
                 'create_source with a cap');
 SELECT ok(EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'securitylake.queue'::regclass AND tgname = 'securitylake_backpressure'),
