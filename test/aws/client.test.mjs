@@ -96,6 +96,19 @@ test('signed PUT and GET round-trip; keys with spaces, =, +, unicode', async () 
   assert.ok(log.filter((r) => r.method === 'PUT').every((r) => r.status === 200 && r.signedHeaders.includes('x-amz-content-sha256')));
 });
 
+test('virtual-hosted addressing (bucket.s3.localhost:PORT) is signed and accepted', async () => {
+  await admin(gate, 'requests/clear', {});
+  const body = randomBytes(777);
+  const env = baseEnv({ AWSCTL_ENDPOINT: `http://s3.localhost:${gate.port}`, AWSCTL_PATH_STYLE: '0' });
+  const put = await awsctl(['put', BUCKET, 'vhost/a b+c.txt', file('in', body)], env);
+  assert.equal(put.code, 0, put.stdout);
+  const get = await awsctl(['get', BUCKET, 'vhost/a b+c.txt', join(dir, 'vh.out')], env);
+  assert.equal(get.code, 0, get.stdout);
+  assert.ok(readFileSync(join(dir, 'vh.out')).equals(body));
+  const log = await requests();
+  assert.ok(log.some((q) => q.method === 'PUT' && q.status === 200 && !q.path.startsWith(`/${BUCKET}/`)), 'the bucket was in the host, not the path');
+});
+
 test('a wrong secret is reported as SignatureDoesNotMatch, not retried', async () => {
   const r = await awsctl(['put', BUCKET, 'wrong-secret', file('in', 'x')], baseEnv({ AWS_SECRET_ACCESS_KEY: 'not-the-secret-0000000000000000000000000' }));
   assert.notEqual(r.code, 0);
