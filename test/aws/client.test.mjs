@@ -17,7 +17,8 @@ const AWSCTL = 'build/aws/awsctl';
 const USER = DEFAULTS.users[0];
 const ROLE = DEFAULTS.roles[0];
 const BUCKET = DEFAULTS.buckets[0];
-const SECRETS = [USER.secretAccessKey];
+// The user's secret and every token the stubs hand out.
+const SECRETS = [USER.secretAccessKey, 'imds-session-token-1', 'ecs-auth-token', 'eyJ.web-identity-token.sig'];
 const printed = [];   // everything awsctl wrote, grepped for secrets at the end
 
 let gate;
