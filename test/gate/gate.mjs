@@ -479,6 +479,13 @@ export async function startGateInProcess(options = {}) {
     const entry = { method: req.method, path: rawPath, service, action };
 
     try {
+      // An outage answers before any checking, like a real endpoint that is down.
+      if (Date.now() < downUntil) {
+        entry.fault = 'down';
+        await applyFault('down', req, res, isSts, rawPath);
+        log({ ...entry, status: 503, code: 'down' });
+        return;
+      }
       let caller = null;
       if (!(isSts && action === 'AssumeRoleWithWebIdentity')) caller = await verify(req, body, rawPath, rawQuery, query, isSts);
       Object.assign(entry, caller ? { accessKeyId: caller.accessKeyId, signedHeaders: caller.signedHeaders, hasSecurityToken: caller.hasSecurityToken } : {});
@@ -559,7 +566,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const arg = (name) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
   const config = arg('--config') ? JSON.parse(readFileSync(arg('--config'), 'utf8')) : {};
-  const gate = await startGateInProcess({ ...config, port: Number(arg('--port') ?? config.port ?? 0), dataDir: arg('--data-dir') ?? config.dataDir, keepData: true });
+  const dataDir = arg('--data-dir') ?? config.dataDir;
+  // A data dir someone named is theirs to remove; a temp dir of our own goes with us.
+  const gate = await startGateInProcess({ ...config, port: Number(arg('--port') ?? config.port ?? 0), dataDir, keepData: Boolean(dataDir) || config.keepData });
   if (arg('--pid-file')) writeFileSync(arg('--pid-file'), String(process.pid));
   console.log(`gate listening ${gate.url}`);
   const stop = async () => { await gate.stop(); process.exit(0); };

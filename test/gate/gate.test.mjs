@@ -166,6 +166,9 @@ test('injected faults: two 500s are retried by the CLI, a reset drops the connec
   const during = await signedFetch('GET', `/${BUCKET}/hash-ok`);
   assert.equal(during.status, 503);
   assert.match(await during.text(), /SlowDown/);
+  const anonymousDuring = await fetch(`${gate.url}/${BUCKET}/hash-ok`);
+  assert.equal(anonymousDuring.status, 503, 'an outage answers before any checking');
+  await anonymousDuring.text();
   await sleep(2100);
   const afterDown = await signedFetch('GET', `/${BUCKET}/hash-ok`);
   assert.equal(afterDown.status, 200);
