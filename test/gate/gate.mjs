@@ -233,7 +233,13 @@ export async function startGateInProcess(options = {}) {
     const request = { method: req.method, protocol: 'http:', hostname: String(req.headers.host ?? '').split(':')[0], path, query: signQuery, headers, body };
     let expected;
     if (presigned) {
-      const signed = await signer.presign(request, { signingDate: date, expiresIn: presigned.expires || 3600, signableHeaders: new Set(auth.signedHeaders), unhoistableHeaders: new Set(Object.keys(headers)) });
+      // A presigned S3 URL signs UNSIGNED-PAYLOAD; the signer takes the payload hash from
+      // this header, which must itself stay out of the signed headers and the query.
+      if (!isSts) request.headers = { ...headers, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' };
+      const signed = await signer.presign(request, {
+        signingDate: date, expiresIn: presigned.expires || 3600, signableHeaders: new Set(auth.signedHeaders),
+        unsignableHeaders: new Set(['x-amz-content-sha256']), unhoistableHeaders: new Set(Object.keys(request.headers)),
+      });
       expected = signed.query['X-Amz-Signature'];
     } else {
       if (isSts) delete headers['x-amz-content-sha256'];

@@ -9,6 +9,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import http from 'node:http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Hash } from '@smithy/hash-node';
 import { startGate, admin, DEFAULTS } from '../lib/gate.mjs';
@@ -173,4 +174,31 @@ test('injected faults: two 500s are retried by the CLI, a reset drops the connec
   const afterDown = await signedFetch('GET', `/${BUCKET}/hash-ok`);
   assert.equal(afterDown.status, 200);
   await admin(gate, 'faults/clear', {});
+});
+
+test('a URL presigned by the CLI downloads; the same URL with a changed signature does not', async () => {
+  writeFileSync(join(tmp, 'presign.txt'), 'presigned body');
+  assert.equal(aws(['s3', 'cp', join(tmp, 'presign.txt'), `s3://${BUCKET}/presign/x`]).status, 0);
+  const url = aws(['s3', 'presign', `s3://${BUCKET}/presign/x`]).stdout.trim();
+  const ok = await fetch(url);
+  assert.equal(ok.status, 200);
+  assert.equal(await ok.text(), 'presigned body');
+  const tampered = await fetch(url.replace(/X-Amz-Signature=([0-9a-f])/, (_, c) => `X-Amz-Signature=${c === '0' ? '1' : '0'}`));
+  assert.equal(tampered.status, 403);
+  assert.match(await tampered.text(), /<Code>SignatureDoesNotMatch<\/Code>/);
+});
+
+test('a 64 MiB PUT addressed virtual-hosted style (bucket.s3.localhost) is stored byte-exact', async () => {
+  const body = randomBytes(64 * 1024 * 1024);
+  const signer = new SignatureV4({ credentials: USER, region: 'us-east-1', service: 's3', sha256: Hash.bind(null, 'sha256'), uriEscapePath: false, applyChecksum: false });
+  const host = `${BUCKET}.s3.localhost:${gate.port}`;
+  const headers = { host, 'x-amz-content-sha256': createHash('sha256').update(body).digest('hex') };
+  const signed = await signer.sign({ method: 'PUT', protocol: 'http:', hostname: host.split(':')[0], path: '/vhost/big', query: {}, headers, body }, { signingDate: new Date() });
+  const status = await new Promise((resolve, reject) => {
+    const r = http.request({ host: '127.0.0.1', port: gate.port, method: 'PUT', path: '/vhost/big', headers: signed.headers }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    r.on('error', reject);
+    r.end(body);
+  });
+  assert.equal(status, 200);
+  assert.ok(readFileSync(join(gate.dataDir, BUCKET, 'vhost', 'big._S3rver_object')).equals(body));
 });
