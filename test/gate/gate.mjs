@@ -185,7 +185,10 @@ export async function startGateInProcess(options = {}) {
       throw new GateError(403, 'RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.',
         { RequestTime: amzDate, ServerTime: new Date().toISOString(), MaxAllowedSkewMilliseconds: MAX_SKEW_MS });
     }
-    if (auth.date !== amzDate.slice(0, 8)) throw new GateError(403, 'SignatureDoesNotMatch', 'The credential scope date does not match x-amz-date.');
+    if (auth.date !== amzDate.slice(0, 8)) {
+      throw isSts ? new GateError(403, 'SignatureDoesNotMatch', 'Credential should be scoped to a valid date.')
+        : new GateError(400, 'AuthorizationHeaderMalformed', `Invalid credential date "${auth.date}". This date is not the same as X-Amz-Date: "${amzDate.slice(0, 8)}".`);
+    }
     if (auth.region !== region) {
       throw new GateError(400, 'AuthorizationHeaderMalformed', `the region '${auth.region}' is wrong; expecting '${region}'`, { Region: region });
     }
@@ -482,7 +485,12 @@ export async function startGateInProcess(options = {}) {
     const isSts = Boolean(form?.get('Action')) || host.startsWith('sts.');
     const service = isSts ? 'sts' : 's3';
     const action = isSts ? form?.get('Action') : undefined;
-    const entry = { method: req.method, path: rawPath, service, action };
+    // What the request claims, logged even when it is rejected (never the secret or token).
+    const claimed = parseAuthorization(req.headers.authorization) ?? parsePresigned(query);
+    const entry = {
+      method: req.method, path: rawPath, service, action, accessKeyId: claimed?.accessKeyId, signedHeaders: claimed?.signedHeaders,
+      hasSecurityToken: Boolean(req.headers['x-amz-security-token'] || query['X-Amz-Security-Token']),
+    };
 
     try {
       // An outage answers before any checking, like a real endpoint that is down.
@@ -494,7 +502,6 @@ export async function startGateInProcess(options = {}) {
       }
       let caller = null;
       if (!(isSts && action === 'AssumeRoleWithWebIdentity')) caller = await verify(req, body, rawPath, rawQuery, query, isSts);
-      Object.assign(entry, caller ? { accessKeyId: caller.accessKeyId, signedHeaders: caller.signedHeaders, hasSecurityToken: caller.hasSecurityToken } : {});
       const fault = pickFault(service);
       if (fault) {
         entry.fault = fault;
