@@ -305,6 +305,10 @@ BEGIN
     IF alter_source.class_uid IS NOT NULL THEN
         s.route_by_class := NOT EXISTS (SELECT 1 FROM securitylake.source o
                                         WHERE o.route_by_class AND o.class_uid = s.class_uid AND o.name <> s.name);
+        IF NOT s.route_by_class THEN
+            RAISE NOTICE 'another source already takes queue rows of class_uid % by class', s.class_uid
+                USING DETAIL = format('Rows for source "%s" must name it in securitylake.queue.source.', s.name);
+        END IF;
     END IF;
     UPDATE securitylake.source o
        SET location = s.location, bucket = s.bucket, prefix = s.prefix, role_arn = s.role_arn,
