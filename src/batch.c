@@ -400,13 +400,14 @@ sl_take_pending_batches(List *sources)
 			0, NULL, NULL, NULL, SPI_OK_SELECT);
 	for (i = 0; i < SPI_processed; i++)
 	{
+		/* Every SPI call returns to SPI's context: build the list in the caller's. */
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 		SlBatch    *b = pending_from_tuple(sources, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
 
-		MemoryContextSwitchTo(old);
 		if (b != NULL)
 			batches = lappend(batches, b);
-		else
+		MemoryContextSwitchTo(old);
+		if (b == NULL)
 		{
 			Oid			t = INT8OID;
 			bool		isnull;

@@ -58,17 +58,35 @@ static MemoryContext cycle_cxt = NULL;
  * Sources
  * ---------------------------------------------------------------- */
 
+static void forget_runtime_state(void);
+
 static bool
 extension_installed(void)
 {
-	bool		installed;
+	static Oid	seen_extension = InvalidOid;
+	Oid			extension = InvalidOid;
 
 	sl_begin_step("securitylake: checking for the extension");
-	sl_exec("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'securitylake'",
-				 0, NULL, NULL, NULL, SPI_OK_SELECT);
-	installed = SPI_processed > 0;
+	sl_exec("SELECT oid FROM pg_catalog.pg_extension WHERE extname = 'securitylake'",
+			0, NULL, NULL, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+
+		extension = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
 	sl_end_step();
-	return installed;
+
+	/*
+	 * A dropped and re-created extension starts its queue ids and batch ids
+	 * afresh: what the worker remembers of the old one must go.
+	 */
+	if (extension != seen_extension)
+	{
+		forget_runtime_state();
+		seen_extension = extension;
+	}
+	return OidIsValid(extension);
 }
 
 static SlSource *
@@ -218,6 +236,19 @@ source_runtime(const char *name)
 		rt->queued_bytes = 0;
 	}
 	return rt;
+}
+
+static void
+forget_runtime_state(void)
+{
+	if (runtime_by_name != NULL)
+	{
+		hash_destroy(runtime_by_name);
+		runtime_by_name = NULL;
+	}
+	counted_upto_id = 0;
+	unroutable_seen = false;
+	last_full_sweep = 0;
 }
 
 /* Count the rows that arrived since the last look, per routed source. */
