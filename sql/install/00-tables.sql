@@ -142,3 +142,13 @@ CREATE TABLE securitylake.credential (
     updated_at          timestamptz NOT NULL DEFAULT now()
 );
 REVOKE ALL ON securitylake.credential FROM PUBLIC;
+
+-- pg_dump keeps what the extension's tables hold (sources, queued events, pending
+-- batches, the upload log, dead letters). Not the static credentials: a dump should
+-- not carry a secret key; set them again after a restore (or use the shared file).
+SELECT pg_catalog.pg_extension_config_dump('securitylake.source', '');
+SELECT pg_catalog.pg_extension_config_dump('securitylake.source_state', '');
+SELECT pg_catalog.pg_extension_config_dump('securitylake.queue', '');
+SELECT pg_catalog.pg_extension_config_dump('securitylake.batch', '');
+SELECT pg_catalog.pg_extension_config_dump('securitylake.uploads', '');
+SELECT pg_catalog.pg_extension_config_dump('securitylake.dead_letter', '');
