@@ -76,6 +76,10 @@ async function finalFlushAndCount() {
   const lost = expectedUids.filter((u) => !seen.has(u)).length;
   const duplicated = rows.filter((r) => Number(r.n) > 1).length;
   const unknown = rows.filter((r) => !expectedUids.includes(r.uid)).length;
+  if (lost || duplicated || unknown) {
+    console.log(`# diagnostics: dead letters ${JSON.stringify(query('SELECT reason, count(*) FROM securitylake.dead_letter GROUP BY 1'))}, ` +
+      `uploads ${JSON.stringify(query('SELECT count(*), sum(rows) FROM securitylake.uploads'))}, objects ${objects.length}`);
+  }
   return { lost, duplicated, unknown, objects: objects.length };
 }
 

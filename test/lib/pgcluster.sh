@@ -26,7 +26,6 @@ cron.database_name = '$db'
 cron.host = '127.0.0.1'
 securitylake.database = '$db'
 fsync = off
-synchronous_commit = off
 full_page_writes = off
 max_worker_processes = 32
 log_line_prefix = '%m [%p] %q%a '
