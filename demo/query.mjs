@@ -17,7 +17,8 @@ show('Events per partition (region / accountId / eventDay), read from the Parque
           count(*) AS events, min(epoch_ms(time))::VARCHAR AS first_time
      FROM read_parquet(${files}, filename = true) GROUP BY ALL ORDER BY ALL`));
 show('A few events:', await duck.rows(
-  `SELECT time, class_uid, activity_name, "user".name AS user_name, src_endpoint.ip AS src_ip, metadata.product.name AS product
+  `SELECT time, time_dt, class_uid, activity_name, "user".name AS user_name, src_endpoint.ip AS src_ip,
+          metadata.product.name AS product, cardinality(unmapped) AS unmapped_keys
      FROM read_parquet(${files}) ORDER BY time LIMIT 5`));
 show('Parquet metadata of one object (codec, rows, row groups):', await duck.rows(
   `SELECT DISTINCT compression, row_group_num_rows AS rows, count(*) OVER () AS column_chunks
