@@ -610,7 +610,8 @@ securitylake_worker_main(Datum main_arg)
 	}
 	slot->latch = NULL;
 	slot->pid = 0;
-	proc_exit(0);
+	/* Exit code 1: the postmaster starts the worker again (after bgw_restart_time). */
+	proc_exit(1);
 }
 
 /* A one-shot drain in flush() mode, for clusters that did not preload us. */
