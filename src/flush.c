@@ -27,8 +27,9 @@
 
 #include "securitylake.h"
 
-/* How often flush() looks at the queue while it waits. */
-#define FLUSH_POLL_MS 50
+/* How often flush() looks at the queue while it waits: soon at first, then less. */
+#define FLUSH_POLL_MIN_MS 50
+#define FLUSH_POLL_MAX_MS 250
 
 static int64
 query_int8(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
@@ -42,12 +43,13 @@ query_int8(const char *sql, int nargs, Oid *types, Datum *values, const char *nu
 	return isnull ? 0 : DatumGetInt64(d);
 }
 
-/* Queue rows of the source(s) with id <= upto; routing as the worker does it. */
+/* Is any queue row of the source(s) with id <= upto left? Routing as the worker does it. */
 static const char *remaining_sql =
-"SELECT count(*) FROM securitylake.queue q"
+"SELECT count(*) FROM (SELECT 1 FROM securitylake.queue q"
 " WHERE q.id <= $1 AND ($2::text IS NULL OR q.source = $2 OR (q.source IS NULL AND EXISTS ("
 "       SELECT 1 FROM securitylake.source s WHERE s.name = $2 AND s.route_by_class"
-"          AND q.event->'class_uid' = pg_catalog.to_jsonb(s.class_uid))))";
+"          AND q.event->'class_uid' = pg_catalog.to_jsonb(s.class_uid))))"
+" LIMIT 1) any_left";
 
 static char *
 blocking_error(const char *source)
@@ -167,6 +169,7 @@ securitylake_flush(PG_FUNCTION_ARGS)
 	bool		pending = true;
 	bool		requested = false;
 	uint64		ticket = 0;
+	long		poll_ms = FLUSH_POLL_MIN_MS;
 	uint64		i;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -213,7 +216,8 @@ securitylake_flush(PG_FUNCTION_ARGS)
 			requested = true;
 		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 FLUSH_POLL_MS, PG_WAIT_EXTENSION);
+						 poll_ms, PG_WAIT_EXTENSION);
+		poll_ms = Min(poll_ms * 2, FLUSH_POLL_MAX_MS);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}

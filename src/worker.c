@@ -371,31 +371,46 @@ drain_source(SlSource *source)
 	MemoryContextDelete(batch_cxt);
 }
 
-/* Dead-letter queued rows with id > from_id that no source takes. */
+/*
+ * Dead-letter queued rows with id > from_id that no source takes. Two steps:
+ * find them (usually none: then nothing else runs), then move them by id. A
+ * single DELETE ... USING over the queue could be planned as a nested loop
+ * over a large, bloated queue.
+ */
 static void
 dead_letter_unroutable(int64 from_id)
 {
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(from_id)};
+	bool		isnull = true;
+	Datum		ids = (Datum) 0;
 
 	sl_begin_step("securitylake: dead-lettering unroutable events");
-	sl_exec("WITH bad AS ("
-				 "  SELECT q.id FROM securitylake.queue q"
-				 "   WHERE q.id > $1 AND CASE WHEN q.source IS NOT NULL"
-				 "              THEN NOT EXISTS (SELECT 1 FROM securitylake.source s WHERE s.name = q.source)"
-				 "              ELSE NOT EXISTS (SELECT 1 FROM securitylake.source s"
-				 "                                WHERE s.route_by_class"
-				 "                                  AND q.event->'class_uid' = pg_catalog.to_jsonb(s.class_uid))"
-				 "          END"
-				 "   LIMIT 100000),"
-				 " moved AS (DELETE FROM securitylake.queue q USING bad WHERE q.id = bad.id RETURNING q.*)"
-				 "INSERT INTO securitylake.dead_letter (source, event, region, account_id, reason, enqueued_at)"
-				 "SELECT m.source, m.event, m.region, m.account_id,"
-				 "       CASE WHEN m.source IS NOT NULL THEN pg_catalog.format('no source named %s', m.source)"
-				 "            WHEN pg_catalog.jsonb_typeof(m.event->'class_uid') IS NULL THEN 'missing required attribute class_uid'"
-				 "            ELSE pg_catalog.format('no source for class_uid %s', m.event->'class_uid') END,"
-				 "       m.enqueued_at FROM moved m",
-				 1, types, values, NULL, SPI_OK_INSERT);
+	sl_exec("SELECT pg_catalog.array_agg(id) FROM ("
+			"  SELECT q.id FROM securitylake.queue q"
+			"   WHERE q.id > $1 AND CASE WHEN q.source IS NOT NULL"
+			"              THEN NOT EXISTS (SELECT 1 FROM securitylake.source s WHERE s.name = q.source)"
+			"              ELSE NOT EXISTS (SELECT 1 FROM securitylake.source s"
+			"                                WHERE s.route_by_class"
+			"                                  AND q.event->'class_uid' = pg_catalog.to_jsonb(s.class_uid))"
+			"          END"
+			"   LIMIT 100000) bad",
+			1, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed == 1)
+		ids = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+	{
+		types[0] = INT8ARRAYOID;
+		values[0] = ids;
+		sl_exec("WITH moved AS (DELETE FROM securitylake.queue q WHERE q.id = ANY ($1) RETURNING q.*)"
+				"INSERT INTO securitylake.dead_letter (source, event, region, account_id, reason, enqueued_at)"
+				"SELECT m.source, m.event, m.region, m.account_id,"
+				"       CASE WHEN m.source IS NOT NULL THEN pg_catalog.format('no source named %s', m.source)"
+				"            WHEN pg_catalog.jsonb_typeof(m.event->'class_uid') IS NULL THEN 'missing required attribute class_uid'"
+				"            ELSE pg_catalog.format('no source for class_uid %s', m.event->'class_uid') END,"
+				"       m.enqueued_at FROM moved m",
+				1, types, values, NULL, SPI_OK_INSERT);
+	}
 	sl_end_step();
 }
 
