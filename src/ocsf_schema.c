@@ -37,24 +37,6 @@ must_exist(const ocsf_attr *attr, int depth, bool in_metadata, bool strict_neste
 	return depth == 1 || in_metadata || strict_nested;
 }
 
-static char *
-lower_copy(const char *name)
-{
-	char	   *out = pstrdup(name);
-	char	   *p;
-
-	for (p = out; *p; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p += 'a' - 'A';
-	return out;
-}
-
-static int
-compare_nodes(const void *a, const void *b)
-{
-	return strcmp((*(SlNode *const *) a)->key, (*(SlNode *const *) b)->key);
-}
-
 static void
 leaf_kind(SlNode *node, const pq_schema *schema, pq_field f)
 {
@@ -105,7 +87,7 @@ node_from_field(const ocsf_pq_schema *s, pq_field f, int depth, bool in_metadata
 	int32		i;
 
 	node->name = pstrdup(pq_field_name(schema, f));
-	node->key = lower_copy(node->name);
+	node->key = sl_ascii_lower(node->name);
 	node->pq = f;
 	node->required = pq_field_repetition(schema, f) == PQ_REQUIRED;
 	if (depth == 1 && strcmp(pq_field_name(schema, f), "metadata") == 0)
@@ -139,8 +121,7 @@ node_from_field(const ocsf_pq_schema *s, pq_field f, int depth, bool in_metadata
 		node->kind = SL_GROUP;
 		for (i = 0; i < pq_field_num_children(schema, f); i++)
 			add_child(node, node_from_field(s, pq_field_child(schema, f, i), depth + 1, in_metadata, strict_nested));
-		if (node->nchildren > 0)
-			qsort(node->children, node->nchildren, sizeof(SlNode *), compare_nodes);
+		sl_sort_children(node);
 	}
 	else
 		leaf_kind(node, schema, f);

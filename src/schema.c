@@ -136,8 +136,8 @@ set_leaf_kind(SlNode *node, TagFields *f, const char *path)
 }
 
 /* Keys match case-insensitively in ASCII only: JSON keys are not locale text. */
-static char *
-ascii_lower(const char *s)
+char *
+sl_ascii_lower(const char *s)
 {
 	char	   *out = pstrdup(s);
 	char	   *p;
@@ -152,6 +152,14 @@ static int
 compare_nodes(const void *a, const void *b)
 {
 	return strcmp((*(SlNode *const *) a)->key, (*(SlNode *const *) b)->key);
+}
+
+/* Children in key order, for sl_node_child's binary search. */
+void
+sl_sort_children(SlNode *group)
+{
+	if (group->nchildren > 1)
+		qsort(group->children, group->nchildren, sizeof(SlNode *), compare_nodes);
 }
 
 static SlNode *node_from_json(JsonbContainer *obj, const char *parent_path, bool is_root);
@@ -210,7 +218,7 @@ node_from_json(JsonbContainer *obj, const char *parent_path, bool is_root)
 	f = parse_tag(pnstrdup(v.val.string.val, v.val.string.len), parent_path);
 	path = is_root ? pstrdup("") : psprintf("%s%s%s", parent_path, parent_path[0] ? "." : "", f.name);
 	node->name = f.name;
-	node->key = ascii_lower(f.inname ? f.inname : f.name);
+	node->key = sl_ascii_lower(f.inname ? f.inname : f.name);
 	node->required = f.repetitiontype == NULL ? is_root : eq(f.repetitiontype, "REQUIRED");
 	node->must_exist = node->required && !is_root;
 	node->repeated = eq(f.repetitiontype, "REPEATED");
@@ -235,7 +243,7 @@ node_from_json(JsonbContainer *obj, const char *parent_path, bool is_root)
 		node->kind = SL_GROUP;
 		if (node->nchildren == 0)
 			schema_error(path, "A group needs at least one field (empty structs break Glue).");
-		qsort(node->children, node->nchildren, sizeof(SlNode *), compare_nodes);
+		sl_sort_children(node);
 		check_unique_keys(node, path);
 	}
 	else

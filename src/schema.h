@@ -55,6 +55,8 @@ typedef struct SlNode
 
 extern SlNode *sl_schema_from_tags(Jsonb *schema);
 extern void sl_schema_index_required(SlNode *node);
+extern char *sl_ascii_lower(const char *s);
+extern void sl_sort_children(SlNode *group);
 struct ocsf_pq_schema;
 struct pq_allocator;
 extern SlNode *sl_schema_from_ocsf(const char *version, int class_uid, int max_depth, bool strict_nested,

@@ -144,6 +144,9 @@ extern char *sl_event_string_at(Jsonb *event, const char *const *path, int depth
 extern bool sl_valid_region(const char *region);
 extern bool sl_valid_account(const char *account);
 extern char *sl_object_key(SlBatch *batch, uint64 nonce);
+extern char *sl_option_text(SlSource *source, const char *name);
+extern bool sl_option_bool(SlSource *source, const char *name);
+extern int	sl_option_int(SlSource *source, const char *name, int dflt);
 
 /* shred.c: jsonb → Parquet through src/parquet */
 typedef struct SlEncoder SlEncoder;

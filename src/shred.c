@@ -194,31 +194,6 @@ add_node(SlEncoder *enc, pq_field parent, SlNode *node, const char *name)
 	}
 }
 
-/* An integer option of the source, or dflt. */
-static int
-int_option(SlSource *source, const char *name, int dflt)
-{
-	JsonbValue	v;
-	int64		x;
-
-	if (source->options &&
-		getKeyJsonValueFromContainer(&source->options->root, name, strlen(name), &v) != NULL &&
-		v.type == jbvNumeric && sl_numeric_int64(v.val.numeric, &x) == SL_NUM_OK &&
-		x >= INT_MIN && x <= INT_MAX)
-		return (int) x;
-	return dflt;
-}
-
-static bool
-bool_option(SlSource *source, const char *name)
-{
-	JsonbValue	v;
-
-	return source->options &&
-		getKeyJsonValueFromContainer(&source->options->root, name, strlen(name), &v) != NULL &&
-		v.type == jbvBool && v.val.boolean;
-}
-
 /*
  * The source's columns: its parquet-go tag schema (then built into a Parquet
  * schema here), or the built-in OCSF class schema (built by src/ocsf).
@@ -238,8 +213,8 @@ build_schema(SlEncoder *enc)
 	else
 	{
 		enc->root = sl_schema_from_ocsf(source->ocsf_version, source->class_uid,
-										int_option(source, "max_depth", 0),
-										bool_option(source, "strict_nested"),
+										sl_option_int(source, "max_depth", 0),
+										sl_option_bool(source, "strict_nested"),
 										&enc->alloc, &enc->ocsf);
 		enc->schema = enc->ocsf.schema;
 		enc->is_ocsf = true;
@@ -267,7 +242,7 @@ sl_encoder_begin(SlSource *source)
 	initStringInfo(&enc->scratch);
 
 	pq_options_init(&options);
-	options.zstd_level = int_option(source, "zstd_level", 3);
+	options.zstd_level = sl_option_int(source, "zstd_level", 3);
 	kv[0].key = "securitylake.source";
 	kv[0].value = source->name;
 	kv[1].key = "ocsf.class_uid";

@@ -85,41 +85,6 @@ sl_load_static_credentials(void)
 	strlcpy(static_version, version, sizeof(static_version));
 }
 
-static const char *
-option_text(SlSource *source, const char *name)
-{
-	JsonbValue	v;
-
-	if (source->options &&
-		getKeyJsonValueFromContainer(&source->options->root, name, strlen(name), &v) != NULL &&
-		v.type == jbvString)
-		return pnstrdup(v.val.string.val, v.val.string.len);
-	return NULL;
-}
-
-static bool
-option_bool(SlSource *source, const char *name)
-{
-	JsonbValue	v;
-
-	return source->options &&
-		getKeyJsonValueFromContainer(&source->options->root, name, strlen(name), &v) != NULL &&
-		v.type == jbvBool && v.val.boolean;
-}
-
-static int
-option_int(SlSource *source, const char *name, int dflt)
-{
-	JsonbValue	v;
-	int64		x;
-
-	if (source->options &&
-		getKeyJsonValueFromContainer(&source->options->root, name, strlen(name), &v) != NULL &&
-		v.type == jbvNumeric && sl_numeric_int64(v.val.numeric, &x) == SL_NUM_OK && x >= 0 && x <= INT_MAX)
-		return (int) x;
-	return dflt;
-}
-
 /* aws-security-data-lake-<region>-<id> → <region>; else the source's region. */
 static char *
 bucket_region(SlSource *source)
@@ -162,17 +127,17 @@ build_client(SlSource *source, char **error)
 
 	aws_config_init(&cfg);
 	cfg.region = bucket_region(source);
-	cfg.s3_endpoint = option_text(source, "endpoint");
-	cfg.sts_endpoint = option_text(source, "sts_endpoint");
-	cfg.force_path_style = option_bool(source, "force_path_style");
-	cfg.ca_file = option_text(source, "ca_file");
+	cfg.s3_endpoint = sl_option_text(source, "endpoint");
+	cfg.sts_endpoint = sl_option_text(source, "sts_endpoint");
+	cfg.force_path_style = sl_option_bool(source, "force_path_style");
+	cfg.ca_file = sl_option_text(source, "ca_file");
 	cfg.role_arn = source->role_arn;
 	cfg.external_id = source->external_id;
-	cfg.role_session_name = option_text(source, "role_session_name");
+	cfg.role_session_name = sl_option_text(source, "role_session_name");
 	if (cfg.role_session_name == NULL)
 		cfg.role_session_name = strlen(session) <= 64 ? session : "securitylake";
-	cfg.duration_seconds = option_int(source, "session_duration", 3600);
-	if (option_bool(source, "session_tags"))
+	cfg.duration_seconds = sl_option_int(source, "session_duration", 3600);
+	if (sl_option_bool(source, "session_tags"))
 	{
 		/* Needs sts:TagSession in the role's trust policy (Security Lake does not add it). */
 		tag.key = "securitylake-source";
