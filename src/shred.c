@@ -12,9 +12,10 @@
  * columns are filled by the encoder as counted null runs.
  *
  * Keys without a column are not dropped when the schema has the `unmapped`
- * MAP<STRING,STRING> catch-all: they are flattened into it as
- * "dotted.path" → JSON text (strings as themselves), so a reader can rebuild
- * the full event.
+ * MAP<STRING,STRING> catch-all: they are kept in it under their JSONPath from
+ * the event's root ("$.actor.user.vendor_x" → JSON text), next to the entries
+ * of the event's own OCSF `unmapped` object (under their own keys), so a
+ * reader can rebuild the full event (see README, "Nothing dropped").
  *
  *-------------------------------------------------------------------------
  */
@@ -23,6 +24,8 @@
 #include <float.h>
 #include <math.h>
 
+#include "common/jsonapi.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
@@ -519,6 +522,7 @@ json_text(SlEncoder *enc, JsonbValue *v, bool as_is_strings, int *len)
 }
 
 static bool shred_value(SlEncoder *enc, SlNode *node, JsonbValue *v);
+static char *unmapped_value_text(SlEncoder *enc, JsonbValue *v, int *len);
 static bool shred_object(SlEncoder *enc, SlNode *group, JsonbContainer *obj);
 
 static bool
@@ -594,7 +598,9 @@ shred_map(SlEncoder *enc, SlNode *node, JsonbValue *v)
 			else if (value->kind == SL_STRING || value->kind == SL_JSON)
 			{
 				int			len;
-				char	   *text = json_text(enc, &kv, value->kind == SL_STRING, &len);
+				char	   *text = value->kind == SL_STRING
+					? unmapped_value_text(enc, &kv, &len)
+					: json_text(enc, &kv, false, &len);
 
 				ok = value_bytes(enc, value->pq, text, len);
 			}
@@ -672,9 +678,80 @@ shred_repeated(SlEncoder *enc, SlNode *node, JsonbValue *v)
 	return true;
 }
 
-/* Keep a key without a column in `unmapped`: "dotted.path" → JSON text. */
+/*
+ * One path segment in JSONPath notation: .name for a plain identifier,
+ * ["…"] (JSON string escaping) for any other key, so every path reads back
+ * to exactly one place in the event.
+ */
+static void
+append_path_segment(StringInfo buf, const char *key, int len)
+{
+	bool		plain = len > 0 && !isdigit((unsigned char) key[0]);
+	int			i;
+
+	for (i = 0; i < len && plain; i++)
+		plain = isalnum((unsigned char) key[i]) || key[i] == '_';
+	if (plain)
+	{
+		appendStringInfoChar(buf, '.');
+		appendBinaryStringInfo(buf, key, len);
+		return;
+	}
+	appendStringInfoChar(buf, '[');
+	escape_json(buf, pnstrdup(key, len));
+	appendStringInfoChar(buf, ']');
+}
+
+/* The current position as a JSONPath from the event's root: $.actor.user["x-y"][0]. */
+static char *
+current_jsonpath(SlEncoder *enc)
+{
+	StringInfoData buf;
+	int			i;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '$');
+	for (i = 0; i < enc->depth; i++)
+	{
+		if (enc->path[i] == NULL)
+			appendStringInfo(&buf, "[%d]", enc->pathlen[i]);
+		else
+			append_path_segment(&buf, enc->path[i], enc->pathlen[i]);
+	}
+	return buf.data;
+}
+
+/* True if the string's text is itself a JSON document ("42", "true", "[1]", ...). */
 static bool
-keep_unmapped(SlEncoder *enc, JsonbValue *v)
+string_reads_as_json(const char *s, int len)
+{
+	JsonLexContext *lex;
+	int			i = 0;
+
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		i++;
+	if (i == len || strchr("{[\"-0123456789tfn", s[i]) == NULL)
+		return false;
+	lex = makeJsonLexContextCstringLen(pnstrdup(s, len), len, GetDatabaseEncoding(), false);
+	return pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS;
+}
+
+/*
+ * An unmapped value as text: JSON text, except that a string is stored as
+ * itself (Security Lake's convention, unmapped['k'] = 'value') unless its text
+ * would read as JSON; then it is stored JSON-quoted, so a reader parses every
+ * value that is valid JSON and takes any other text as a string.
+ */
+static char *
+unmapped_value_text(SlEncoder *enc, JsonbValue *v, int *len)
+{
+	bool		raw = v->type == jbvString && !string_reads_as_json(v->val.string.val, v->val.string.len);
+
+	return json_text(enc, v, raw, len);
+}
+
+static bool
+keep_unmapped(SlEncoder *enc, char *key, JsonbValue *v)
 {
 	int			len;
 	char	   *text;
@@ -691,39 +768,51 @@ keep_unmapped(SlEncoder *enc, JsonbValue *v)
 			? repalloc(enc->unmapped_values, sizeof(char *) * enc->maxunmapped)
 			: palloc(sizeof(char *) * enc->maxunmapped);
 	}
-	text = json_text(enc, v, true, &len);
-	enc->unmapped_keys[enc->nunmapped] = current_path(enc);
+	text = unmapped_value_text(enc, v, &len);
+	enc->unmapped_keys[enc->nunmapped] = key;
 	enc->unmapped_values[enc->nunmapped] = pnstrdup(text, len);
 	enc->nunmapped++;
 	return true;
 }
 
-/* The event's own `unmapped` object: its entries join the catch-all under their own keys. */
+/* A key without a column, kept in `unmapped` under its JSONPath: "$.dotted.path" → JSON text. */
+static bool
+keep_unmapped_path(SlEncoder *enc, JsonbValue *v)
+{
+	return keep_unmapped(enc, current_jsonpath(enc), v);
+}
+
+/*
+ * The event's own `unmapped` object: each entry joins the catch-all under its
+ * own key (Security Lake's convention). Only a key that itself begins with "$"
+ * could be mistaken for a path; it is written as the path $.unmapped["<key>"].
+ */
 static bool
 shred_unmapped_object(SlEncoder *enc, JsonbValue *v)
 {
 	JsonbIterator *it = JsonbIteratorInit(v->val.binary.data);
 	JsonbValue	kv;
 	JsonbIteratorToken tok;
-	int			saved_depth = enc->depth;
+	char	   *key = NULL;
 
 	while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
 	{
 		if (tok == WJB_KEY)
 		{
-			/* Entries are named by their own key, not "unmapped.<key>". */
-			enc->depth = 0;
-			if (!push_key(enc, kv.val.string.val, kv.val.string.len))
-				return false;
+			key = pnstrdup(kv.val.string.val, kv.val.string.len);
+			if (key[0] == '$')
+			{
+				StringInfoData buf;
+
+				initStringInfo(&buf);
+				appendStringInfoString(&buf, "$.unmapped");
+				append_path_segment(&buf, kv.val.string.val, kv.val.string.len);
+				key = buf.data;
+			}
 		}
-		else if (tok == WJB_VALUE)
-		{
-			if (kv.type != jbvNull && !keep_unmapped(enc, &kv))
-				return false;
-			enc->depth = saved_depth;
-		}
+		else if (tok == WJB_VALUE && kv.type != jbvNull && !keep_unmapped(enc, key, &kv))
+			return false;
 	}
-	enc->depth = saved_depth;
 	return true;
 }
 
@@ -846,7 +935,7 @@ shred_object(SlEncoder *enc, SlNode *group, JsonbContainer *obj)
 		{
 			/* The root's own `unmapped` object is read by its column, not re-flattened. */
 			if (enc->root->unmapped != NULL && v.type != jbvNull)
-				ok = keep_unmapped(enc, &v);
+				ok = keep_unmapped_path(enc, &v);
 		}
 		else if (child == enc->root->unmapped && is_container(&v, true))
 			ok = shred_unmapped_object(enc, &v);
