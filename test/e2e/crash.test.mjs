@@ -73,9 +73,10 @@ async function finalFlushAndCount() {
   const files = `[${objects.map((o) => dlit(o.path)).join(', ')}]`;
   const rows = await duck.rows(`SELECT metadata.uid AS uid, count(*) AS n FROM read_parquet(${files}) GROUP BY 1`);
   const seen = new Map(rows.map((r) => [r.uid, Number(r.n)]));
+  const expected = new Set(expectedUids);
   const lost = expectedUids.filter((u) => !seen.has(u)).length;
   const duplicated = rows.filter((r) => Number(r.n) > 1).length;
-  const unknown = rows.filter((r) => !expectedUids.includes(r.uid)).length;
+  const unknown = rows.filter((r) => !expected.has(r.uid)).length;
   if (lost || duplicated || unknown) {
     console.log(`# diagnostics: dead letters ${JSON.stringify(query('SELECT reason, count(*) FROM securitylake.dead_letter GROUP BY 1'))}, ` +
       `uploads ${JSON.stringify(query('SELECT count(*), sum(rows) FROM securitylake.uploads'))}, objects ${objects.length}`);
@@ -122,7 +123,9 @@ for (let run = 0; run < RUNS; run++) {
     await waitForWorker();
     const flush = import('node:child_process').then(({ spawn }) => spawn('/usr/lib/postgresql/15/bin/psql',
       ['-X', '-c', `SELECT count(*) FROM securitylake.flush('crash', '60 s')`], { stdio: 'ignore' }));
-    await sleep(50 + Math.floor(Math.random() * 400));
+    // A random moment within the drain (it takes roughly EVENTS / 40k s here).
+    const killAfterMs = 50 + Math.floor(Math.random() * Math.max(400, EVENTS_PER_RUN / 40));
+    await sleep(killAfterMs);
     if (run % 2) {
       process.kill(postmasterPid(), 'SIGKILL');
       // The orphaned backends notice the postmaster's death and exit; until they
@@ -141,6 +144,7 @@ for (let run = 0; run < RUNS; run++) {
     (await flush).kill?.();
     const r = await finalFlushAndCount();
     runsDone++;
+    console.log(`crash run ${run + 1}: kill -9 of the ${run % 2 ? 'postmaster' : 'worker'} ${killAfterMs} ms into the drain of ${EVENTS_PER_RUN} events; lost=${r.lost} duplicated=${r.duplicated}`);
     assert.deepEqual({ lost: r.lost, duplicated: r.duplicated, unknown: r.unknown }, { lost: 0, duplicated: 0, unknown: 0 });
   });
 }

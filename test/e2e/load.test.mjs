@@ -12,8 +12,9 @@ import { psql, one, lit, skipNoPg } from '../lib/pg.mjs';
 import { startGate } from '../lib/gate.mjs';
 import { AUTH_SCHEMA, authEvents } from './fixtures.mjs';
 
-const SECONDS = Number(process.env.LOAD_SECONDS ?? 30);
+const SECONDS = Number(process.env.LOAD_SECONDS ?? 60);
 const BUCKET = 'aws-security-data-lake-us-east-1-loadlake';
+const SAMPLE_EVERY = SECONDS > 120 ? 10 : 2;   // seconds between queue-depth samples
 const USER = { accessKeyId: 'AKIALOADTESTUSER0001', secretAccessKey: 'loadSecretKeyForTheGate000000000000001' };
 let gate;
 let tmp;
@@ -63,8 +64,8 @@ test(`8 producers for ${SECONDS} s with and without the worker draining`, { skip
   const depths = [];
   const run = pgbench(SECONDS, script);
   const sampler = (async () => {
-    for (let t = 0; t < SECONDS; t += 2) {
-      await sleep(2000);
+    for (let t = 0; t < SECONDS; t += SAMPLE_EVERY) {
+      await sleep(SAMPLE_EVERY * 1000);
       depths.push(one('SELECT count(*) FROM securitylake.queue'));
     }
   })();
@@ -78,7 +79,7 @@ test(`8 producers for ${SECONDS} s with and without the worker draining`, { skip
   const delivered = Number(one(`SELECT coalesce(sum(rows), 0) FROM securitylake.uploads WHERE source = 'load'`));
   const maxDepth = Math.max(...depths);
   console.log(`load: producers ${rateWithout.toFixed(0)} inserts/s without the worker, ${rateWith.toFixed(0)} with it = ${(100 * rateWith / rateWithout).toFixed(0)}% (goal >= 90%)`);
-  console.log(`load: queue depth every 2 s: ${depths.join(' ')}; delivered ${delivered}; dead letters ${one('SELECT count(*) FROM securitylake.dead_letter')}`);
+  console.log(`load: queue depth every ${SAMPLE_EVERY} s: ${depths.join(' ')}; delivered ${delivered}; dead letters ${one('SELECT count(*) FROM securitylake.dead_letter')}`);
   assert.ok(!/ERROR|deadlock/i.test(withWorker.out + without.out), 'no producer error, no deadlock');
   assert.equal(one('SELECT count(*) FROM securitylake.dead_letter'), 0);
   assert.ok(rateWith > 0 && delivered >= rateWith * SECONDS * 0.9, 'everything the producers inserted was delivered');
