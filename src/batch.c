@@ -248,16 +248,17 @@ compare_int64(const void *a, const void *b)
 }
 
 /*
- * Claim up to one batch-size worth of a source's queued rows, oldest first,
- * skipping rows of its pending batches. Per-source advisory lock: claims of
- * one source are serialised across workers, and the pending list is read
- * after it is taken, so no two batches ever hold the same row.
+ * Claim up to one batch-size worth of a source's queued rows with id >=
+ * from_id, oldest first, skipping rows of its pending batches; *last_id is
+ * the highest id claimed (0 if none). Per-source advisory lock: claims of one
+ * source are serialised across workers, and the pending list is read after
+ * it is taken, so no two batches ever hold the same row.
  */
 List *
-sl_claim(SlSource *source, bool *full)
+sl_claim(SlSource *source, int64 from_id, bool *full, int64 *last_id)
 {
-	Oid			types[3] = {TEXTOID, BOOLOID, INT4OID};
-	Datum		values[3];
+	Oid			types[4] = {TEXTOID, BOOLOID, INT4OID, INT8OID};
+	Datum		values[4];
 	Portal		portal;
 	List	   *batches = NIL;
 	List	   *rejects = NIL;
@@ -286,14 +287,17 @@ sl_claim(SlSource *source, bool *full)
 	sl_exec("SET LOCAL enable_bitmapscan = off", 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	values[1] = BoolGetDatum(source->route_by_class);
 	values[2] = Int32GetDatum(source->class_uid);
+	values[3] = Int64GetDatum(from_id);
+	*last_id = 0;
 	portal = SPI_cursor_open_with_args(NULL,
 									   "SELECT q.id, q.event, q.region, q.account_id, q.enqueued_at,"
 									   "       pg_catalog.pg_column_size(q.event)"
 									   "  FROM securitylake.queue q"
-									   " WHERE q.source = $1 OR ($2 AND q.source IS NULL"
-									   "       AND q.event->'class_uid' = pg_catalog.to_jsonb($3))"
+									   " WHERE q.id >= $4"
+									   "   AND (q.source = $1 OR ($2 AND q.source IS NULL"
+									   "        AND q.event->'class_uid' = pg_catalog.to_jsonb($3)))"
 									   " ORDER BY q.id",
-									   3, types, values, NULL, true, CURSOR_OPT_NO_SCROLL);
+									   4, types, values, NULL, true, CURSOR_OPT_NO_SCROLL);
 	while (nrows < source->batch_record_count && nbytes < source->batch_data_size)
 	{
 		uint64		i;
@@ -321,6 +325,7 @@ sl_claim(SlSource *source, bool *full)
 			ev = event_from_tuple(tup, desc);
 			nbytes += DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
 			nrows++;
+			*last_id = id;
 			classify_event(source, ev, &region, &account, &day);
 			if (ev->reject)
 				rejects = lappend(rejects, ev);

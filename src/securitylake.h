@@ -124,7 +124,7 @@ extern Datum sl_int8_array(int64 *values, int n);
 extern Datum sl_text_array(char **values, int n);
 
 /* batch.c: claim, deliver (encode + upload), commit */
-extern List *sl_claim(SlSource *source, bool *full);
+extern List *sl_claim(SlSource *source, int64 from_id, bool *full, int64 *last_id);
 extern List *sl_take_pending_batches(List *sources);
 extern void sl_load_batch_events(SlBatch *b);
 extern bool sl_deliver_batch(SlBatch *b, char **error);

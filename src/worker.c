@@ -204,6 +204,8 @@ typedef struct SlSourceRuntime
 	TimestampTz last_drain_at;
 	int64		queued_rows;
 	int64		queued_bytes;
+	int64		claim_from_id;	/* next claim starts here (0: from the queue's head) */
+	TimestampTz claim_from_since;	/* when claim_from_id left 0 */
 } SlSourceRuntime;
 
 static HTAB *runtime_by_name = NULL;
@@ -234,6 +236,8 @@ source_runtime(const char *name)
 		rt->last_drain_at = GetCurrentTimestamp();	/* first drain one publish period from now */
 		rt->queued_rows = 0;
 		rt->queued_bytes = 0;
+		rt->claim_from_id = 0;
+		rt->claim_from_since = 0;
 	}
 	return rt;
 }
@@ -324,17 +328,50 @@ next_publish_at(SlSource *source)
  * ---------------------------------------------------------------- */
 
 /*
- * Drain one source: claim and deliver batches until a claim comes back
- * short of a full batch. Errors of one source never stop the others.
+ * Where the next claim of a source starts. Claims take rows oldest first, so
+ * after a full batch the rows below its highest id are all claimed, except
+ * rows a transaction still in progress inserted with a lower id (ids are
+ * handed out at insert, rows become visible at commit). Starting the next
+ * claim after the last one keeps a claim's cost flat however many deleted
+ * rows lie at the queue's head awaiting vacuum; a claim from the head now and
+ * then (after CLAIM_HEAD_INTERVAL_MS, and always before a drain ends) picks
+ * up those late commits.
+ */
+#define CLAIM_HEAD_INTERVAL_MS (60 * 1000)
+
+static int64
+claim_start(SlSourceRuntime *rt)
+{
+	if (rt->claim_from_id > 0 &&
+		TimestampDifferenceExceeds(rt->claim_from_since, GetCurrentTimestamp(), CLAIM_HEAD_INTERVAL_MS))
+		rt->claim_from_id = 0;
+	return rt->claim_from_id;
+}
+
+static void
+claim_continue_after(SlSourceRuntime *rt, int64 last_id)
+{
+	if (rt->claim_from_id == 0)
+		rt->claim_from_since = GetCurrentTimestamp();
+	rt->claim_from_id = last_id + 1;
+}
+
+/*
+ * Drain one source: claim and deliver batches until a claim from the queue's
+ * head comes back short of a full batch. Errors of one source never stop
+ * the others.
  */
 static void
 drain_source(SlSource *source)
 {
 	MemoryContext batch_cxt = AllocSetContextCreate(cycle_cxt, "securitylake batch", ALLOCSET_DEFAULT_SIZES);
+	SlSourceRuntime *rt = source_runtime(source->name);
 
 	for (;;)
 	{
 		bool		full;
+		int64		from_id = claim_start(rt);
+		int64		last_id;
 		List	   *batches;
 		ListCell   *lc;
 		bool		ok = true;
@@ -344,7 +381,7 @@ drain_source(SlSource *source)
 		if (ShutdownRequestPending)
 			break;
 		old = MemoryContextSwitchTo(batch_cxt);
-		batches = sl_claim(source, &full);
+		batches = sl_claim(source, from_id, &full, &last_id);
 		foreach(lc, batches)
 		{
 			char	   *error = NULL;
@@ -357,11 +394,16 @@ drain_source(SlSource *source)
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(batch_cxt);
 		if (!ok)
-			break;
-		if (!full)
 		{
-			SlSourceRuntime *rt = source_runtime(source->name);
-
+			rt->claim_from_id = 0;	/* released rows are below the last id */
+			break;
+		}
+		if (full)
+			claim_continue_after(rt, last_id);
+		else if (from_id > 0)
+			rt->claim_from_id = 0;	/* one last look from the head */
+		else
+		{
 			rt->last_drain_at = GetCurrentTimestamp();
 			rt->queued_rows = 0;
 			rt->queued_bytes = 0;
