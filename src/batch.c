@@ -257,7 +257,7 @@ compare_int64(const void *a, const void *b)
 List *
 sl_claim(SlSource *source, int64 from_id, bool *full, int64 *last_id)
 {
-	Oid			types[4] = {TEXTOID, BOOLOID, INT4OID, INT8OID};
+	Oid			types[4] = {TEXTOID, BOOLOID, JSONBOID, INT8OID};
 	Datum		values[4];
 	Portal		portal;
 	List	   *batches = NIL;
@@ -286,7 +286,8 @@ sl_claim(SlSource *source, int64 from_id, bool *full, int64 *last_id)
 	sl_exec("SET LOCAL enable_seqscan = off", 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	sl_exec("SET LOCAL enable_bitmapscan = off", 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	values[1] = BoolGetDatum(source->route_by_class);
-	values[2] = Int32GetDatum(source->class_uid);
+	/* class_uid as jsonb once: to_jsonb() in the query would run for every row */
+	values[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(psprintf("%d", source->class_uid)));
 	values[3] = Int64GetDatum(from_id);
 	*last_id = 0;
 	portal = SPI_cursor_open_with_args(NULL,
@@ -295,7 +296,7 @@ sl_claim(SlSource *source, int64 from_id, bool *full, int64 *last_id)
 									   "  FROM securitylake.queue q"
 									   " WHERE q.id >= $4"
 									   "   AND (q.source = $1 OR ($2 AND q.source IS NULL"
-									   "        AND q.event->'class_uid' = pg_catalog.to_jsonb($3)))"
+									   "        AND q.event->'class_uid' = $3))"
 									   " ORDER BY q.id",
 									   4, types, values, NULL, true, CURSOR_OPT_NO_SCROLL);
 	while (nrows < source->batch_record_count && nbytes < source->batch_data_size)
@@ -461,50 +462,63 @@ sl_load_batch_events(SlBatch *b)
  * ---------------------------------------------------------------- */
 
 /*
- * Delete the batch's rows. Claims take rows oldest first, so a batch's ids
- * mostly form one range: one index range scan filtered by a hashed id list
- * costs a fraction of one index descent per id.
+ * Delete the rows of the batches committed together. Claims take rows oldest
+ * first, so the ids of one claim's batches together form (mostly) one range,
+ * however its partitions interleave: one index range scan filtered by the
+ * hashed id list, rather than one range per batch (which would visit every
+ * row of the other partitions once per partition) or one descent per id.
  */
 static void
-delete_batch_rows(SlBatch *b)
+delete_batch_rows(List *batches)
 {
-	Oid			types[4] = {INT8OID, INT8OID, INT8OID, INT8ARRAYOID};
-	Datum		values[4];
-	int64	   *ids = palloc(sizeof(int64) * Max(b->nevents, 1));
+	Oid			types[3] = {INT8OID, INT8OID, INT8ARRAYOID};
+	Datum		values[3];
+	int			n = 0;
+	int64	   *ids;
 	int64		lo = PG_INT64_MAX;
 	int64		hi = PG_INT64_MIN;
-	int			i;
+	ListCell   *lc;
 
-	if (b->nevents == 0)
+	foreach(lc, batches)
+		n += ((SlBatch *) lfirst(lc))->nevents;
+	ids = palloc(sizeof(int64) * Max(n, 1));
+	n = 0;
+	foreach(lc, batches)
 	{
-		/* Nothing in memory (its rows were already gone): the recorded list decides. */
-		values[0] = Int64GetDatum(b->id);
-		sl_exec("DELETE FROM securitylake.queue q USING securitylake.batch b"
-				" WHERE b.id = $1 AND q.id = ANY (b.ids)",
-				1, types, values, NULL, SPI_OK_DELETE);
+		SlBatch    *b = lfirst(lc);
+		int			i;
+
+		if (b->nevents == 0)
+		{
+			/* Nothing in memory (its rows were already gone): the recorded list decides. */
+			values[0] = Int64GetDatum(b->id);
+			sl_exec("DELETE FROM securitylake.queue q USING securitylake.batch b"
+					" WHERE b.id = $1 AND q.id = ANY (b.ids)",
+					1, types, values, NULL, SPI_OK_DELETE);
+			continue;
+		}
+		for (i = 0; i < b->nevents; i++)
+		{
+			ids[n++] = b->events[i]->id;
+			lo = Min(lo, b->events[i]->id);
+			hi = Max(hi, b->events[i]->id);
+		}
+	}
+	if (n == 0)
 		return;
-	}
-	for (i = 0; i < b->nevents; i++)
-	{
-		ids[i] = b->events[i]->id;
-		lo = Min(lo, ids[i]);
-		hi = Max(hi, ids[i]);
-	}
-	values[0] = Int64GetDatum(b->id);
-	values[1] = Int64GetDatum(lo);
-	values[2] = Int64GetDatum(hi);
-	values[3] = sl_int8_array(ids, b->nevents);
-	sl_exec("DELETE FROM securitylake.queue q"
-			" WHERE q.id BETWEEN $2 AND $3 AND q.id = ANY ($4)"
-			"   AND EXISTS (SELECT 1 FROM securitylake.batch b WHERE b.id = $1)",
-			4, types, values, NULL, SPI_OK_DELETE);
+	values[0] = Int64GetDatum(lo);
+	values[1] = Int64GetDatum(hi);
+	values[2] = sl_int8_array(ids, n);
+	sl_exec("DELETE FROM securitylake.queue q WHERE q.id BETWEEN $1 AND $2 AND q.id = ANY ($3)",
+			3, types, values, NULL, SPI_OK_DELETE);
 }
 
+/* Step 3 for one batch: its dead letters, its upload logged, its claim gone. */
 static void
-commit_batch(SlBatch *b, int64 rows, size_t bytes)
+commit_batch_records(SlBatch *b)
 {
-	Oid			types[6] = {INT8OID, INT8ARRAYOID, TEXTARRAYOID, INT8OID, INT8OID, TEXTOID};
-	Datum		values[6];
+	Oid			types[5] = {INT8OID, INT8ARRAYOID, TEXTARRAYOID, INT8OID, INT8OID};
+	Datum		values[5];
 	int64	   *ids = palloc(sizeof(int64) * Max(b->nevents, 1));
 	char	  **reasons = palloc(sizeof(char *) * Max(b->nevents, 1));
 	int			nrejects = 0;
@@ -519,35 +533,63 @@ commit_batch(SlBatch *b, int64 rows, size_t bytes)
 	values[0] = Int64GetDatum(b->id);
 	values[1] = sl_int8_array(ids, nrejects);
 	values[2] = sl_text_array(reasons, nrejects);
-	values[3] = Int64GetDatum(rows);
-	values[4] = Int64GetDatum((int64) bytes);
-	values[5] = CStringGetTextDatum(b->source->name);
-
-	sl_begin_step("securitylake: committing a batch");
-	sl_exec("INSERT INTO securitylake.dead_letter (source, event, region, account_id, reason, enqueued_at)"
-				 "SELECT b.source, q.event, q.region, q.account_id, r.reason, q.enqueued_at"
-				 "  FROM securitylake.batch b"
-				 "  JOIN unnest($2::bigint[], $3::text[]) AS r(id, reason) ON true"
-				 "  JOIN securitylake.queue q ON q.id = r.id"
-				 " WHERE b.id = $1",
-				 3, types, values, NULL, SPI_OK_INSERT);
-	delete_batch_rows(b);
-	if (rows > 0)
+	values[3] = Int64GetDatum(b->rows);
+	values[4] = Int64GetDatum((int64) b->bytes);
+	if (nrejects > 0)
+		sl_exec("INSERT INTO securitylake.dead_letter (source, event, region, account_id, reason, enqueued_at)"
+				"SELECT b.source, q.event, q.region, q.account_id, r.reason, q.enqueued_at"
+				"  FROM securitylake.batch b"
+				"  JOIN unnest($2::bigint[], $3::text[]) AS r(id, reason) ON true"
+				"  JOIN securitylake.queue q ON q.id = r.id"
+				" WHERE b.id = $1",
+				3, types, values, NULL, SPI_OK_INSERT);
+	if (b->rows > 0)
 		sl_exec("INSERT INTO securitylake.uploads"
-					 "       (source, object_key, region, account_id, event_day, rows, bytes, attempts)"
-					 "SELECT source, object_key, region, account_id, event_day, $4, $5, attempts + 1"
-					 "  FROM securitylake.batch WHERE id = $1",
-					 5, types, values, NULL, SPI_OK_INSERT);
-	sl_exec("DELETE FROM securitylake.batch WHERE id = $1", 1, types, values, NULL, SPI_OK_DELETE);
-	sl_exec("UPDATE securitylake.source_state"
-				 "   SET last_upload_at = CASE WHEN $4 > 0 THEN now() ELSE last_upload_at END,"
-				 "       last_error = NULL, failures = 0, next_attempt_at = NULL"
-				 " WHERE source = $6",
-				 6, types, values, NULL, SPI_OK_UPDATE);
+				"       (source, object_key, region, account_id, event_day, rows, bytes, attempts)"
+				"SELECT source, object_key, region, account_id, event_day, $4, $5, attempts + 1"
+				"  FROM securitylake.batch WHERE id = $1",
+				5, types, values, NULL, SPI_OK_INSERT);
+}
+
+/*
+ * Step 3 for the uploaded batches of one claim (all of one source), in one
+ * transaction: dead letters, uploads logged, rows deleted, claims removed,
+ * the source's state cleared.
+ */
+static void
+commit_batches(List *batches)
+{
+	SlSource   *source = ((SlBatch *) linitial(batches))->source;
+	Oid			types[2] = {INT8ARRAYOID, TEXTOID};
+	Datum		values[2];
+	int64	   *batch_ids = palloc(sizeof(int64) * list_length(batches));
+	int64		rows = 0;
+	int			n = 0;
+	ListCell   *lc;
+
+	sl_begin_step("securitylake: committing uploaded batches");
+	foreach(lc, batches)
+	{
+		SlBatch    *b = lfirst(lc);
+
+		commit_batch_records(b);
+		batch_ids[n++] = b->id;
+		rows += b->rows;
+	}
+	delete_batch_rows(batches);
+	values[0] = sl_int8_array(batch_ids, n);
+	values[1] = CStringGetTextDatum(source->name);
+	sl_exec("DELETE FROM securitylake.batch WHERE id = ANY ($1)", 1, types, values, NULL, SPI_OK_DELETE);
+	sl_exec(rows > 0
+			? "UPDATE securitylake.source_state SET last_upload_at = now(), last_error = NULL, failures = 0,"
+			"       next_attempt_at = NULL WHERE source = $2"
+			: "UPDATE securitylake.source_state SET last_error = NULL, failures = 0,"
+			"       next_attempt_at = NULL WHERE source = $2",
+			2, types, values, NULL, SPI_OK_UPDATE);
 	sl_test_fault_point("committed-before");
 	sl_end_step();
-	b->source->failures = 0;
-	b->source->next_attempt_at = 0;
+	source->failures = 0;
+	source->next_attempt_at = 0;
 }
 
 static void
@@ -574,16 +616,14 @@ sl_release_batch(SlBatch *b)
 }
 
 /*
- * Encode a batch (events sorted by time), upload it, commit it. Returns false
- * with *error set when the upload failed; the batch then stays pending for a
- * later attempt (and is released).
+ * Step 2 for one batch: encode (events sorted by time) and upload. False
+ * with *error set when the upload failed.
  */
-bool
-sl_deliver_batch(SlBatch *b, char **error)
+static bool
+upload_batch(SlBatch *b, char **error)
 {
 	SlEncoder  *enc;
 	StringInfoData out;
-	int64		rows = 0;
 	int			i;
 
 	qsort(b->events, b->nevents, sizeof(SlEvent *), compare_events);
@@ -596,23 +636,53 @@ sl_deliver_batch(SlBatch *b, char **error)
 			sl_encoder_add(enc, ev->event, &ev->reject);
 	}
 	initStringInfo(&out);
-	sl_encoder_finish(enc, &out, &rows);
+	sl_encoder_finish(enc, &out, &b->rows);
+	b->bytes = out.len;
 	sl_test_fault_point("claimed");
 
-	if (rows > 0)
+	if (b->rows > 0)
 	{
 		pgstat_report_activity(STATE_RUNNING, "securitylake: uploading a batch");
 		if (!sl_upload_object(b->source, b, out.data, out.len, error))
-		{
-			count_attempt(b);
-			sl_release_batch(b);
 			return false;
-		}
 	}
+	pfree(out.data);
 	sl_test_fault_point("uploaded");
-	commit_batch(b, rows, out.len);
-	sl_test_fault_point("committed");
-	sl_release_batch(b);
 	return true;
 }
 
+/*
+ * Deliver the batches of one claim (one source): upload each, then commit
+ * the uploaded ones together. Returns false with *error set when an upload
+ * failed: that batch and the ones after it stay pending for a later attempt.
+ * Every batch is released (its advisory lock) on return.
+ */
+bool
+sl_deliver_batches(List *batches, char **error)
+{
+	List	   *uploaded = NIL;
+	ListCell   *lc;
+	bool		ok = true;
+
+	foreach(lc, batches)
+	{
+		SlBatch    *b = lfirst(lc);
+
+		if (ok && upload_batch(b, error))
+			uploaded = lappend(uploaded, b);
+		else
+		{
+			if (ok)
+				count_attempt(b);
+			ok = false;
+		}
+	}
+	if (uploaded != NIL)
+	{
+		commit_batches(uploaded);
+		sl_test_fault_point("committed");
+	}
+	foreach(lc, batches)
+		sl_release_batch(lfirst(lc));
+	return ok;
+}

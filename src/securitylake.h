@@ -85,6 +85,8 @@ typedef struct SlBatch
 	SlEvent   **events;
 	int			nevents;
 	int			maxevents;
+	int64		rows;			/* encoded rows and object bytes, once uploaded */
+	size_t		bytes;
 } SlBatch;
 
 /* Shared memory (shmem.c). */
@@ -127,7 +129,7 @@ extern Datum sl_text_array(char **values, int n);
 extern List *sl_claim(SlSource *source, int64 from_id, bool *full, int64 *last_id);
 extern List *sl_take_pending_batches(List *sources);
 extern void sl_load_batch_events(SlBatch *b);
-extern bool sl_deliver_batch(SlBatch *b, char **error);
+extern bool sl_deliver_batches(List *batches, char **error);
 extern void sl_release_batch(SlBatch *b);
 
 /* partition.c: routing and partition values taken from an event */
