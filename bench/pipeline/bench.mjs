@@ -101,11 +101,20 @@ const avgBytes = Number(one(`SELECT 1`)) && readFileSync(main).length / EVENTS;
 console.log(`events: ${EVENTS} OCSF Authentication events, ~${avgBytes.toFixed(0)} B of JSON each`);
 
 if (PARTS.has('rates')) {
-  // 1. One producer's COPY rate vs the drain rate, same events.
-  const copySeconds = copyTimed(main);
-  const copyRate = EVENTS / copySeconds;
-  const drainSeconds = flushTimed();
-  const drainRate = EVENTS / drainSeconds;
+  // 1. One producer's COPY rate vs the drain rate, same events: ROUNDS rounds of COPY then
+  // flush(), medians reported (this VM's run-to-run noise is large).
+  const ROUNDS = Number(process.env.ROUNDS ?? 5);
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const rounds = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const copySeconds = copyTimed(main);
+    const drainSeconds = flushTimed();
+    rounds.push({ copy: EVENTS / copySeconds, drain: EVENTS / drainSeconds });
+  }
+  const copyRate = median(rounds.map((r) => r.copy));
+  const drainRate = median(rounds.map((r) => r.drain));
+  console.log(`rounds (COPY, drain events/s): ${rounds.map((r) => `${r.copy.toFixed(0)}/${r.drain.toFixed(0)}`).join(' ')}; ` +
+    `per-round drain/COPY ${rounds.map((r) => (r.drain / r.copy).toFixed(2)).join(' ')}`);
 
   // 2. One producer's autocommit single-row INSERT rate.
   const one1 = `${TMP}/insert.sql`;
@@ -113,7 +122,7 @@ if (PARTS.has('rates')) {
   setSource({ enabled: false });
   const insertRate = pgbench(1, 10, one1);
   psql(`DELETE FROM securitylake.queue`);
-  console.log(`drain ${drainRate.toFixed(0)} events/s; one producer: COPY ${copyRate.toFixed(0)} events/s, autocommit INSERT ${insertRate.toFixed(0)} events/s`);
+  console.log(`drain ${drainRate.toFixed(0)} events/s (median); one producer: COPY ${copyRate.toFixed(0)} events/s, autocommit INSERT ${insertRate.toFixed(0)} events/s`);
   console.log(`ratio drain/COPY = ${(drainRate / copyRate).toFixed(2)} (target >= 1.0); drain/INSERT = ${(drainRate / insertRate).toFixed(1)} (target >= 20)`);
 
   // 3. Producers (8 sessions, autocommit INSERT) without and with the worker draining.

@@ -27,9 +27,9 @@ cleanup() {
 trap cleanup EXIT
 
 PORT=$(free_port)
-pg_cluster_start "$TMP/pg" "$PORT" bench >/dev/null
-# Like a production server, not the test defaults: WAL fsync stays off on this throwaway
-# cluster for both sides alike (producers and the worker), so the ratios are fair.
+# Like a production server, not the test defaults: fsync and full-page writes on, for
+# both sides alike (producers pay for their commits, the worker for its own).
+PG_DURABLE=1 pg_cluster_start "$TMP/pg" "$PORT" bench >/dev/null
 export PGHOST=$TMP/pg PGPORT=$PORT PGUSER=postgres PGDATABASE=bench
 node demo/gate.mjs "$TMP/gate" >"$TMP/gate.out" 2>&1 &
 GATE_PID=$!
