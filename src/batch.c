@@ -471,9 +471,11 @@ sl_load_batch_events(SlBatch *b)
 static void
 delete_batch_rows(List *batches)
 {
-	Oid			types[3] = {INT8OID, INT8OID, INT8ARRAYOID};
-	Datum		values[3];
+	Oid			types[5] = {INT8OID, INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT4OID};
+	Datum		values[5];
 	int			n = 0;
+	int			nbatches = 0;
+	int64	   *batch_ids = palloc(sizeof(int64) * list_length(batches));
 	int64	   *ids;
 	int64		lo = PG_INT64_MAX;
 	int64		hi = PG_INT64_MIN;
@@ -488,6 +490,7 @@ delete_batch_rows(List *batches)
 		SlBatch    *b = lfirst(lc);
 		int			i;
 
+		batch_ids[nbatches++] = b->id;
 		if (b->nevents == 0)
 		{
 			/* Nothing in memory (its rows were already gone): the recorded list decides. */
@@ -509,8 +512,16 @@ delete_batch_rows(List *batches)
 	values[0] = Int64GetDatum(lo);
 	values[1] = Int64GetDatum(hi);
 	values[2] = sl_int8_array(ids, n);
-	sl_exec("DELETE FROM securitylake.queue q WHERE q.id BETWEEN $1 AND $2 AND q.id = ANY ($3)",
-			3, types, values, NULL, SPI_OK_DELETE);
+	values[3] = sl_int8_array(batch_ids, nbatches);
+	values[4] = Int32GetDatum(nbatches);
+
+	/*
+	 * Only while every batch is still recorded: if the extension was dropped
+	 * and created again meanwhile, the same ids name other rows.
+	 */
+	sl_exec("DELETE FROM securitylake.queue q WHERE q.id BETWEEN $1 AND $2 AND q.id = ANY ($3)"
+			"   AND (SELECT count(*) FROM securitylake.batch b WHERE b.id = ANY ($4)) = $5",
+			5, types, values, NULL, SPI_OK_DELETE);
 }
 
 /* Step 3 for one batch: its dead letters, its upload logged, its claim gone. */
