@@ -426,6 +426,12 @@ export async function startGateInProcess(options = {}) {
       case 'GET /__gate/requests': return json(200, requests);
       case 'POST /__gate/requests/clear': requests.length = 0; return json(200, { ok: true });
       case 'GET /__gate/stats': return json(200, stats);
+      // Every temporary credential STS issued, secret and token included: for tests that
+      // look for them where they must not be (logs, views). The request log never holds them.
+      case 'GET /__gate/sessions':
+        return json(200, [...sessions.entries()].map(([accessKeyId, s]) => ({
+          accessKeyId, secretAccessKey: s.secret, sessionToken: s.token, roleArn: s.roleArn, expiresAt: new Date(s.expiresAt).toISOString(),
+        })));
       case 'GET /__gate/multipart': return json(200, [...multipart.entries()].map(([uploadId, m]) => ({ uploadId, ...m })));
       default: return json(404, { error: `no admin endpoint ${req.method} ${path}` });
     }
