@@ -599,6 +599,10 @@ commit_batches(List *batches)
 			2, types, values, NULL, SPI_OK_UPDATE);
 	sl_test_fault_point("committed-before");
 	sl_end_step();
+	if (source->failures > 0)
+		ereport(LOG,
+				(errmsg("securitylake: source \"%s\" delivers again after %d failed attempts",
+						source->name, source->failures)));
 	source->failures = 0;
 	source->next_attempt_at = 0;
 }

@@ -191,6 +191,11 @@ record_failure(SlSource *source, const char *error)
 				 3, types, values, NULL, SPI_OK_INSERT);
 	sl_end_step();
 	source->next_attempt_at = GetCurrentTimestamp() + DatumGetInt64(values[2]) * 1000;
+	/* The error text is the one status shows: built without secrets. */
+	ereport(LOG,
+			(errmsg("securitylake: delivery for source \"%s\" failed: %s", source->name, error),
+			 errdetail("Its events stay queued; attempt %d failed, the next one is in %lld ms.",
+					   source->failures, (long long) DatumGetInt64(values[2]))));
 }
 
 /*
