@@ -1,5 +1,5 @@
 // Load: 8 producer sessions (pgbench, one autocommit INSERT per transaction) with and
-// without the worker draining. Prints the producers' rate both ways (goal: >= 90% with
+// without the worker draining, on a durable server (fsync on, as in production). Prints the producers' rate both ways (goal: >= 90% with
 // the worker), the queue depth sampled over time (must stay bounded), errors (none).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,6 +37,9 @@ function tps(out) {
 before(async () => {
   if (skipNoPg) return;
   tmp = mkdtempSync(join(tmpdir(), 'securitylake-load-'));
+  // Durable like a production server for this test (the test cluster runs with fsync off
+  // for speed): producers pay for their commits, the worker for its own.
+  psql(`ALTER SYSTEM SET fsync = on; ALTER SYSTEM SET full_page_writes = on; SELECT pg_reload_conf();`);
   gate = await startGate({ users: [USER], buckets: [BUCKET] });
   psql(`DROP EXTENSION IF EXISTS securitylake CASCADE; CREATE EXTENSION securitylake;
         SELECT securitylake.set_credentials(${lit(USER.accessKeyId)}, ${lit(USER.secretAccessKey)});
@@ -46,6 +49,7 @@ before(async () => {
 });
 
 after(async () => {
+  try { psql(`ALTER SYSTEM RESET fsync; ALTER SYSTEM RESET full_page_writes; SELECT pg_reload_conf();`); } catch { /* reported */ }
   await gate?.stop();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
