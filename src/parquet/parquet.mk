@@ -20,6 +20,12 @@ build/parquet/pqgen: test/parquet/pqgen.c $(PQ_LIB_SRCS) $(PQ_LIB_HDRS)
 	@mkdir -p $(dir $@)
 	$(LIB_CC) $(LIB_CFLAGS) -o $@ $< $(PQ_LIB_SRCS) $(LIB_LIBS)
 
-build/parquet/pqbench: bench/parquet/pqbench.c $(PQ_LIB_SRCS) $(PQ_LIB_HDRS)
+# pqbench --ocsf encodes with the built-in OCSF class schema, so it links src/ocsf too
+# (its sources as src/ocsf/ocsf.mk links them; named here because ocsf.mk is included
+# after this file and prerequisites are expanded when the rule is read).
+PQBENCH_OCSF_SRCS = $(wildcard src/ocsf/*.c)
+PQBENCH_OCSF_HDRS = $(wildcard src/ocsf/*.h)
+
+build/parquet/pqbench: bench/parquet/pqbench.c $(PQ_LIB_SRCS) $(PQ_LIB_HDRS) $(PQBENCH_OCSF_SRCS) $(PQBENCH_OCSF_HDRS)
 	@mkdir -p $(dir $@)
-	$(LIB_CC) $(LIB_CFLAGS) -o $@ $< $(PQ_LIB_SRCS) $(LIB_LIBS)
+	$(LIB_CC) $(LIB_CFLAGS) -o $@ $< $(PQBENCH_OCSF_SRCS) $(PQ_LIB_SRCS) $(LIB_LIBS)
