@@ -78,19 +78,57 @@ consume_parent(pq_writer *w, pq_field f, uint64_t count, bool emit)
 	return PQ_OK;
 }
 
+/*
+ * A node never given in this row group: its log is exactly its parent's
+ * (absent under every parent slot), so it shares it. With wide schemas most
+ * columns are absent most of the time; copying the parent's runs into each
+ * of them cost more time and memory at the close than the values did.
+ */
+static void
+borrow_parent_log(pq_writer *w, pq_field f)
+{
+	pq_node_state *s = &w->st[f];
+	const pq_node_state *ps = &w->st[w->nodes[f].parent];
+
+	s->own_runs = s->runs;
+	s->own_cap = s->cap;
+	s->runs = ps->runs;
+	s->nruns = ps->nruns;
+	s->cap = 0;
+	s->nslots = ps->nslots;
+	s->consumed = ps->nslots;
+	s->cur_run = ps->nruns;
+	s->cur_off = 0;
+	s->borrowed = true;
+}
+
 int
 pq_catch_up_all(pq_writer *w)
 {
 	/* parents always have smaller ids than their children */
 	for (size_t f = 1; f < w->nnodes; f++)
 	{
+		pq_node_state *s = &w->st[f];
 		uint64_t	target = w->st[w->nodes[f].parent].nslots;
-		int			rc = consume_parent(w, (pq_field) f, target - w->st[f].consumed, true);
+		int			rc;
 
+		if (s->nruns == 0 && s->consumed == 0 && target > 0)
+		{
+			borrow_parent_log(w, (pq_field) f);
+			continue;
+		}
+		rc = consume_parent(w, (pq_field) f, target - s->consumed, true);
 		if (rc != PQ_OK)
 			return rc;
 	}
 	return PQ_OK;
+}
+
+/* A node's own run buffer (the one to grow or free), whether or not it borrowed. */
+pq_level_run *
+pq_own_runs(pq_node_state *s)
+{
+	return s->borrowed ? s->own_runs : s->runs;
 }
 
 void
@@ -99,6 +137,15 @@ pq_reset_levels(pq_writer *w)
 	for (size_t f = 0; f < w->nnodes; f++)
 	{
 		pq_node_state *s = &w->st[f];
+
+		if (s->borrowed)
+		{
+			s->runs = s->own_runs;
+			s->cap = s->own_cap;
+			s->own_runs = NULL;
+			s->own_cap = 0;
+			s->borrowed = false;
+		}
 
 		s->nruns = 0;
 		s->nslots = 0;

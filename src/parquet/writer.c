@@ -404,7 +404,7 @@ pq_writer_free(pq_writer *w)
 	if (w == NULL)
 		return;
 	for (size_t i = 0; w->st && i < w->nnodes; i++)
-		pq_free(&w->alloc, w->st[i].runs);
+		pq_free(&w->alloc, pq_own_runs(&w->st[i]));
 	for (int32_t i = 0; i < w->ncols; i++)
 		free_column(w, &w->cols[i]);
 	for (size_t i = 0; w->required && i < w->nnodes; i++)

@@ -30,6 +30,14 @@ typedef struct pq_node_state
 	size_t		cur_run;		/* position in the parent's log */
 	uint32_t	cur_off;
 	uint32_t	epoch;			/* record in which the undo entry was saved */
+	/*
+	 * At a row group's close, a node never given in it shares its parent's
+	 * log (runs points there) instead of copying it; its own buffer waits
+	 * here until the next row group.
+	 */
+	bool		borrowed;
+	pq_level_run *own_runs;
+	size_t		own_cap;
 } pq_node_state;
 
 typedef struct pq_undo
@@ -162,6 +170,7 @@ int			pq_sink_write(pq_writer *w, const void *data, size_t len);
 /* record.c */
 int			pq_catch_up_all(pq_writer *w);
 void		pq_reset_levels(pq_writer *w);
+pq_level_run *pq_own_runs(pq_node_state *s);
 /* encode.c */
 int			pq_encode_row_group(pq_writer *w);
 void		pq_column_reset(pq_writer *w, pq_column *c);
