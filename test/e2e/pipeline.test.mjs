@@ -2,11 +2,11 @@
 // the SigV4-verifying S3/STS gate → objects read back by DuckDB, value by value.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { psql, query, one, lit, copyEvents, skipNoPg, serverLog } from '../lib/pg.mjs';
 import { openDuck, storedObjects, dlit } from '../lib/duck.mjs';
 import { startGate } from '../lib/gate.mjs';
 import { AUTH_SCHEMA, authEvents } from './fixtures.mjs';
+import { awsCli as awsCliAt } from '../lib/awscli.mjs';
 
 const BUCKET = 'aws-security-data-lake-us-east-1-e2etestlake';
 const ROLE = 'arn:aws:iam::123456789012:role/service-role/AmazonSecurityLake-Provider-e2e-us-east-1';
@@ -15,15 +15,7 @@ const USER = { accessKeyId: 'AKIAE2ETESTUSER00001', secretAccessKey: 'e2eSecretK
 let gate;
 let duck;
 
-function awsCli(args) {
-  const r = spawnSync('/usr/bin/aws', [...args, '--endpoint-url', gate.url, '--region', 'us-east-1', '--output', 'json'], {
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ACCESS_KEY_ID: USER.accessKeyId, AWS_SECRET_ACCESS_KEY: USER.secretAccessKey,
-      AWS_EC2_METADATA_DISABLED: 'true', AWS_PAGER: '', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' },
-  });
-  if (r.status !== 0) throw new Error(`aws ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout ? JSON.parse(r.stdout) : null;
-}
+const awsCli = (args) => awsCliAt(gate.url, USER, args);
 
 function createSource(name, { location = `s3://${BUCKET}/ext/${name}/1.0/`, externalId = EXTERNAL_ID, classUid = 3002, extra = {} } = {}) {
   const options = { endpoint: gate.url, sts_endpoint: gate.url, force_path_style: true, ...extra };

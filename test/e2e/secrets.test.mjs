@@ -14,7 +14,7 @@
 // = 'panic';` and the call.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, chmodSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +24,7 @@ import { psql, query, one, lit, copyEvents, skipNoPg, serverLog } from '../lib/p
 import { storedObjects } from '../lib/duck.mjs';
 import { startGate, admin } from '../lib/gate.mjs';
 import { AUTH_SCHEMA, authEvents } from './fixtures.mjs';
+import { awsCli as awsCliAt } from '../lib/awscli.mjs';
 
 const BUCKET = 'aws-security-data-lake-us-east-1-secretslake';
 const ROLE = 'arn:aws:iam::123456789012:role/service-role/AmazonSecurityLake-Provider-secrets-us-east-1';
@@ -46,15 +47,7 @@ const flushErrors = [];            // what flush() raised: reaches users too
 const activity = { during: [], after: [] };   // pg_stat_activity snapshots
 let tlsDir;
 
-function awsCli(args) {
-  const r = spawnSync('/usr/bin/aws', [...args, '--endpoint-url', gate.url, '--region', 'us-east-1', '--output', 'json'], {
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_ACCESS_KEY_ID: USER.accessKeyId, AWS_SECRET_ACCESS_KEY: USER.secretAccessKey,
-      AWS_EC2_METADATA_DISABLED: 'true', AWS_PAGER: '', AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null' },
-  });
-  if (r.status !== 0) throw new Error(`aws ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout ? JSON.parse(r.stdout) : null;
-}
+const awsCli = (args) => awsCliAt(gate.url, USER, args);
 
 // psql in the background (flush() blocks; the test samples pg_stat_activity meanwhile).
 function psqlAsync(sql) {

@@ -104,4 +104,7 @@ test('invalid events are dead-lettered with precise reasons; valid neighbours ar
   const delivered = one(`SELECT coalesce(sum(rows), 0) FROM securitylake.uploads`);
   assert.equal(Number(delivered), valid.length, 'every valid event was delivered');
   assert.equal(one(`SELECT count(*) FROM securitylake.dead_letter`), queued.length, 'nothing else was dead-lettered');
+  const alive = one('SELECT count(*) FROM pg_stat_activity WHERE backend_type = \'securitylake worker\'');
+  console.log(`validation: ${invalid.length} invalid/adversarial cases: ${queued.length} dead-lettered with their expected reason, ` +
+    `${invalid.length - queued.length} refused by PostgreSQL at INSERT; ${valid.length} valid neighbours delivered; worker alive: ${alive > 0}`);
 });
