@@ -66,11 +66,13 @@ test(`8 producers for ${SECONDS} s with and without the worker draining`, { skip
 
   psql(`SELECT securitylake.alter_source('load', options => '{"enabled": true}')`);
   const depths = [];
+  const sizes = [];   // the queue relation's size (heap + indexes + TOAST), MiB: bloat under sustained drain
   const run = pgbench(SECONDS, script);
   const sampler = (async () => {
     for (let t = 0; t < SECONDS; t += SAMPLE_EVERY) {
       await sleep(SAMPLE_EVERY * 1000);
       depths.push(one('SELECT count(*) FROM securitylake.queue'));
+      sizes.push(Math.round(one(`SELECT pg_total_relation_size('securitylake.queue')`) / 1048576));
     }
   })();
   const withWorker = await run;
@@ -83,7 +85,7 @@ test(`8 producers for ${SECONDS} s with and without the worker draining`, { skip
   const delivered = Number(one(`SELECT coalesce(sum(rows), 0) FROM securitylake.uploads WHERE source = 'load'`));
   const maxDepth = Math.max(...depths);
   console.log(`load: producers ${rateWithout.toFixed(0)} inserts/s without the worker, ${rateWith.toFixed(0)} with it = ${(100 * rateWith / rateWithout).toFixed(0)}% (goal >= 90%)`);
-  console.log(`load: queue depth every ${SAMPLE_EVERY} s: ${depths.join(' ')}; delivered ${delivered}; dead letters ${one('SELECT count(*) FROM securitylake.dead_letter')}`);
+  console.log(`load: queue depth every ${SAMPLE_EVERY} s: ${depths.join(' ')}; queue relation MiB: ${sizes.join(' ')}; delivered ${delivered}; dead letters ${one('SELECT count(*) FROM securitylake.dead_letter')}`);
   assert.ok(!/ERROR|deadlock/i.test(withWorker.out + without.out), 'no producer error, no deadlock');
   assert.equal(one('SELECT count(*) FROM securitylake.dead_letter'), 0);
   assert.ok(rateWith > 0 && delivered >= rateWith * SECONDS * 0.9, 'everything the producers inserted was delivered');
