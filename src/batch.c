@@ -467,15 +467,14 @@ sl_load_batch_events(SlBatch *b)
  * however its partitions interleave: one index range scan filtered by the
  * hashed id list, rather than one range per batch (which would visit every
  * row of the other partitions once per partition) or one descent per id.
+ * batch_ids is their ids as a bigint[], for the guard below.
  */
 static void
-delete_batch_rows(List *batches)
+delete_batch_rows(List *batches, Datum batch_ids)
 {
 	Oid			types[5] = {INT8OID, INT8OID, INT8ARRAYOID, INT8ARRAYOID, INT4OID};
 	Datum		values[5];
 	int			n = 0;
-	int			nbatches = 0;
-	int64	   *batch_ids = palloc(sizeof(int64) * list_length(batches));
 	int64	   *ids;
 	int64		lo = PG_INT64_MAX;
 	int64		hi = PG_INT64_MIN;
@@ -490,7 +489,6 @@ delete_batch_rows(List *batches)
 		SlBatch    *b = lfirst(lc);
 		int			i;
 
-		batch_ids[nbatches++] = b->id;
 		if (b->nevents == 0)
 		{
 			/* Nothing in memory (its rows were already gone): the recorded list decides. */
@@ -512,8 +510,8 @@ delete_batch_rows(List *batches)
 	values[0] = Int64GetDatum(lo);
 	values[1] = Int64GetDatum(hi);
 	values[2] = sl_int8_array(ids, n);
-	values[3] = sl_int8_array(batch_ids, nbatches);
-	values[4] = Int32GetDatum(nbatches);
+	values[3] = batch_ids;
+	values[4] = Int32GetDatum(list_length(batches));
 
 	/*
 	 * Only while every batch is still recorded: if the extension was dropped
@@ -587,8 +585,8 @@ commit_batches(List *batches)
 		batch_ids[n++] = b->id;
 		rows += b->rows;
 	}
-	delete_batch_rows(batches);
 	values[0] = sl_int8_array(batch_ids, n);
+	delete_batch_rows(batches, values[0]);
 	values[1] = CStringGetTextDatum(source->name);
 	sl_exec("DELETE FROM securitylake.batch WHERE id = ANY ($1)", 1, types, values, NULL, SPI_OK_DELETE);
 	sl_exec(rows > 0

@@ -267,23 +267,56 @@ sl_encoder_begin(SlSource *source)
 
 /* ---- the walk ----------------------------------------------------------- */
 
+/*
+ * One path segment in JSONPath notation: .name for a plain identifier,
+ * ["…"] (JSON string escaping) for any other key, so every path reads back
+ * to exactly one place in the event.
+ */
+static void
+append_path_segment(StringInfo buf, const char *key, int len)
+{
+	bool		plain = len > 0 && !isdigit((unsigned char) key[0]);
+	int			i;
+
+	for (i = 0; i < len && plain; i++)
+		plain = isalnum((unsigned char) key[i]) || key[i] == '_';
+	if (plain)
+	{
+		appendStringInfoChar(buf, '.');
+		appendBinaryStringInfo(buf, key, len);
+		return;
+	}
+	appendStringInfoChar(buf, '[');
+	escape_json(buf, pnstrdup(key, len));
+	appendStringInfoChar(buf, ']');
+}
+
+/*
+ * The current position in the event: dotted for reasons
+ * ("observables[1].type_id"), or as a JSONPath from the root for the keys of
+ * `unmapped` ($.actor.user["x-y"][0]).
+ */
 static char *
-current_path(SlEncoder *enc)
+path_text(SlEncoder *enc, bool jsonpath)
 {
 	StringInfoData buf;
 	int			i;
 
 	initStringInfo(&buf);
+	if (jsonpath)
+		appendStringInfoChar(&buf, '$');
 	for (i = 0; i < enc->depth; i++)
 	{
 		if (enc->path[i] == NULL)
-		{
 			appendStringInfo(&buf, "[%d]", enc->pathlen[i]);
-			continue;
+		else if (jsonpath)
+			append_path_segment(&buf, enc->path[i], enc->pathlen[i]);
+		else
+		{
+			if (i > 0)
+				appendStringInfoChar(&buf, '.');
+			appendBinaryStringInfo(&buf, enc->path[i], enc->pathlen[i]);
 		}
-		if (i > 0)
-			appendStringInfoChar(&buf, '.');
-		appendBinaryStringInfo(&buf, enc->path[i], enc->pathlen[i]);
 	}
 	return buf.data;
 }
@@ -293,7 +326,7 @@ static bool
 reject(SlEncoder *enc, const char *what)
 {
 	if (enc->reason == NULL)
-		enc->reason = psprintf("%s at %s", what, enc->depth ? current_path(enc) : "(root)");
+		enc->reason = psprintf("%s at %s", what, enc->depth ? path_text(enc, false) : "(root)");
 	return false;
 }
 
@@ -301,7 +334,7 @@ static bool
 reject_detail(SlEncoder *enc, const char *what, const char *detail)
 {
 	if (enc->reason == NULL)
-		enc->reason = psprintf("%s at %s (%s)", what, enc->depth ? current_path(enc) : "(root)", detail);
+		enc->reason = psprintf("%s at %s (%s)", what, enc->depth ? path_text(enc, false) : "(root)", detail);
 	return false;
 }
 
@@ -346,7 +379,7 @@ pq_ok(SlEncoder *enc, int rc)
 
 		if (rc == PQ_ERR_SCHEMA)
 			enc->reason = psprintf("missing required attribute or repeated value: %s (near %s)", msg,
-								   enc->depth ? current_path(enc) : "(root)");
+								   enc->depth ? path_text(enc, false) : "(root)");
 		else if (rc == PQ_ERR_LIMIT)
 			enc->reason = psprintf("too large for one Parquet page or row group: %s", msg);
 		else
@@ -678,48 +711,6 @@ shred_repeated(SlEncoder *enc, SlNode *node, JsonbValue *v)
 	return true;
 }
 
-/*
- * One path segment in JSONPath notation: .name for a plain identifier,
- * ["…"] (JSON string escaping) for any other key, so every path reads back
- * to exactly one place in the event.
- */
-static void
-append_path_segment(StringInfo buf, const char *key, int len)
-{
-	bool		plain = len > 0 && !isdigit((unsigned char) key[0]);
-	int			i;
-
-	for (i = 0; i < len && plain; i++)
-		plain = isalnum((unsigned char) key[i]) || key[i] == '_';
-	if (plain)
-	{
-		appendStringInfoChar(buf, '.');
-		appendBinaryStringInfo(buf, key, len);
-		return;
-	}
-	appendStringInfoChar(buf, '[');
-	escape_json(buf, pnstrdup(key, len));
-	appendStringInfoChar(buf, ']');
-}
-
-/* The current position as a JSONPath from the event's root: $.actor.user["x-y"][0]. */
-static char *
-current_jsonpath(SlEncoder *enc)
-{
-	StringInfoData buf;
-	int			i;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '$');
-	for (i = 0; i < enc->depth; i++)
-	{
-		if (enc->path[i] == NULL)
-			appendStringInfo(&buf, "[%d]", enc->pathlen[i]);
-		else
-			append_path_segment(&buf, enc->path[i], enc->pathlen[i]);
-	}
-	return buf.data;
-}
 
 /* True if the string's text is itself a JSON document ("42", "true", "[1]", ...). */
 static bool
@@ -779,7 +770,7 @@ keep_unmapped(SlEncoder *enc, char *key, JsonbValue *v)
 static bool
 keep_unmapped_path(SlEncoder *enc, JsonbValue *v)
 {
-	return keep_unmapped(enc, current_jsonpath(enc), v);
+	return keep_unmapped(enc, path_text(enc, true), v);
 }
 
 /*
@@ -889,7 +880,7 @@ check_required(SlEncoder *enc, SlNode *group, uint32 visit)
 
 		if (child->seen != visit)
 		{
-			char	   *parent = enc->depth ? current_path(enc) : NULL;
+			char	   *parent = enc->depth ? path_text(enc, false) : NULL;
 
 			if (enc->reason == NULL)
 				enc->reason = parent
