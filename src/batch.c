@@ -21,7 +21,10 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "event_rules.h"
+#include "keys.h"
 #include "securitylake.h"
+#include "shred.h"
 
 /* How many queue rows one SPI fetch brings while claiming. */
 #define CLAIM_FETCH_ROWS 2000
@@ -66,37 +69,18 @@ compare_events(const void *a, const void *b)
 	return x->id < y->id ? -1 : (x->id > y->id ? 1 : 0);
 }
 
-static const char *const cloud_region_path[] = {"cloud", "region"};
-static const char *const cloud_account_path[] = {"cloud", "account", "uid"};
-
-/*
- * Work out an event's time and partition. On failure ev->reject says why.
- * region = row ?? event cloud.region ?? source; account likewise with
- * cloud.account.uid; eventDay = UTC day of time.
- */
+/* Classify an event; on failure ev->reject says why. */
 static void
 classify_event(SlSource *source, SlEvent *ev, char **region, char **account, int32 *day)
 {
-	char	   *reason = NULL;
+	SlPartition part;
 
-	if (!sl_event_time_ms(ev->event, &ev->time_ms, &reason) ||
-		!sl_event_class_matches(ev->event, source->class_uid, &reason))
-	{
-		ev->reject = reason;
+	if (!sl_classify_event(source, ev->event, ev->region, ev->account_id, &part, &ev->reject))
 		return;
-	}
-	*region = ev->region ? ev->region : sl_event_string_at(ev->event, cloud_region_path, 2);
-	if (*region == NULL)
-		*region = source->region;
-	*account = ev->account_id ? ev->account_id : sl_event_string_at(ev->event, cloud_account_path, 3);
-	if (*account == NULL)
-		*account = source->account_id;
-	if (!sl_valid_region(*region))
-		ev->reject = psprintf("region \"%s\" is not an AWS region name", *region);
-	else if (!sl_valid_account(*account))
-		ev->reject = psprintf("account \"%s\" is not a 12-digit AWS account id, \"external\" or \"external_<id>\"", *account);
-	/* time is positive (sl_event_time_ms bounds it), so division floors. */
-	*day = (int32) (ev->time_ms / (INT64CONST(1000) * SECS_PER_DAY));
+	ev->time_ms = part.time_ms;
+	*region = part.region;
+	*account = part.account_id;
+	*day = part.event_day;
 }
 
 static SlEvent *
@@ -194,7 +178,7 @@ record_batch(SlBatch *b, MemoryContext cxt)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("securitylake: could not generate a random object key nonce")));
 	old = MemoryContextSwitchTo(cxt);
-	b->object_key = sl_object_key(b, nonce);
+	b->object_key = sl_object_key(b->source->prefix, b->region, b->account_id, b->event_day, b->id, nonce);
 	MemoryContextSwitchTo(old);
 	for (i = 0; i < b->nevents; i++)
 		ids[i] = b->events[i]->id;
@@ -637,10 +621,12 @@ upload_batch(SlBatch *b, char **error)
 {
 	SlEncoder  *enc;
 	StringInfoData out;
+	pq_buffer	buf;
 	int			i;
 
 	qsort(b->events, b->nevents, sizeof(SlEvent *), compare_events);
-	enc = sl_encoder_begin(b->source);
+	pq_buffer_init(&buf, NULL);
+	enc = sl_encoder_begin(b->source, pq_buffer_sink(&buf));
 	for (i = 0; i < b->nevents; i++)
 	{
 		SlEvent    *ev = b->events[i];
@@ -648,8 +634,10 @@ upload_batch(SlBatch *b, char **error)
 		if (ev->reject == NULL)
 			sl_encoder_add(enc, ev->event, &ev->reject);
 	}
+	sl_encoder_finish(enc, &b->rows);
 	initStringInfo(&out);
-	sl_encoder_finish(enc, &out, &b->rows);
+	appendBinaryStringInfo(&out, (const char *) buf.data, (int) buf.len);
+	pq_buffer_free(&buf);
 	b->bytes = out.len;
 	sl_test_fault_point("claimed");
 

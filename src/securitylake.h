@@ -26,6 +26,8 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
+#include "source.h"
+
 #define SL_MAX_WORKERS 32
 
 /* GUCs (securitylake.c) */
@@ -34,30 +36,6 @@ extern int	sl_naptime_ms;
 extern int	sl_max_backoff_s;
 extern int	sl_workers;
 extern char *sl_test_fault;
-
-/* A configured source, as loaded from securitylake.source for one cycle. */
-typedef struct SlSource
-{
-	char	   *name;
-	char	   *location;
-	char	   *bucket;
-	char	   *prefix;
-	char	   *role_arn;		/* NULL: base credentials directly */
-	char	   *external_id;
-	char	   *region;
-	char	   *account_id;
-	char	   *ocsf_version;
-	int			class_uid;
-	bool		route_by_class;
-	int			batch_record_count;
-	int64		batch_data_size;
-	int64		publish_rate_ms;
-	Jsonb	   *schema;			/* parquet-go tag schema, or NULL (OCSF class) */
-	Jsonb	   *options;
-	bool		enabled;
-	TimestampTz next_attempt_at;	/* from source_state; 0 = now */
-	int			failures;
-} SlSource;
 
 /* One queued event held in memory between claim and commit. */
 typedef struct SlEvent
@@ -131,31 +109,6 @@ extern List *sl_take_pending_batches(List *sources);
 extern void sl_load_batch_events(SlBatch *b);
 extern bool sl_deliver_batches(List *batches, char **error);
 extern void sl_release_batch(SlBatch *b);
-
-/* partition.c: routing and partition values taken from an event */
-typedef enum SlNumResult
-{
-	SL_NUM_OK,
-	SL_NUM_FRACTION,
-	SL_NUM_RANGE
-} SlNumResult;
-extern SlNumResult sl_numeric_int64(Numeric num, int64 *out);
-extern bool sl_event_class_matches(Jsonb *event, int class_uid, char **reason);
-extern bool sl_event_time_ms(Jsonb *event, int64 *time_ms, char **reason);
-extern char *sl_event_string_at(Jsonb *event, const char *const *path, int depth);
-extern bool sl_valid_region(const char *region);
-extern bool sl_valid_account(const char *account);
-extern char *sl_object_key(SlBatch *batch, uint64 nonce);
-extern char *sl_option_text(SlSource *source, const char *name);
-extern bool sl_option_bool(SlSource *source, const char *name);
-extern int	sl_option_int(SlSource *source, const char *name, int dflt);
-
-/* shred.c: jsonb → Parquet through src/parquet */
-typedef struct SlEncoder SlEncoder;
-extern SlEncoder *sl_encoder_begin(SlSource *source);
-extern bool sl_encoder_add(SlEncoder *enc, Jsonb *event, char **reason);
-extern void sl_encoder_finish(SlEncoder *enc, StringInfo out, int64 *rows);
-extern void sl_encoder_abandon(SlEncoder *enc);
 
 /* upload.c: objects to S3 through src/aws */
 extern bool sl_upload_object(SlSource *source, SlBatch *batch,

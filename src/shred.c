@@ -36,8 +36,10 @@
 
 #include "ocsf/ocsf_parquet.h"
 #include "parquet/parquet.h"
+#include "event_rules.h"
 #include "schema.h"
-#include "securitylake.h"
+#include "shred.h"
+#include "source.h"
 
 /* Deepest JSON nesting the walk follows; deeper events are rejected. */
 #define SHRED_MAX_DEPTH 64
@@ -52,7 +54,6 @@ struct SlEncoder
 	ocsf_pq_schema ocsf;		/* built-in class schema (owns schema) when not tags */
 	bool		is_ocsf;
 	pq_writer  *writer;
-	pq_buffer	out;
 	int64		rows;
 	uint32		visit;			/* objects walked so far: marks what one object carried */
 	uint32		root_visit;		/* the visit of the current event's root object */
@@ -225,7 +226,7 @@ build_schema(SlEncoder *enc)
 }
 
 SlEncoder *
-sl_encoder_begin(SlSource *source)
+sl_encoder_begin(SlSource *source, pq_sink sink)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "securitylake encoder",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -254,8 +255,7 @@ sl_encoder_begin(SlSource *source)
 	kv[2].value = source->ocsf_version;
 	options.key_value_metadata = kv;
 	options.num_key_value_metadata = 3;
-	pq_buffer_init(&enc->out, &enc->alloc);
-	if (pq_writer_open(&enc->writer, enc->schema, &options, pq_buffer_sink(&enc->out),
+	if (pq_writer_open(&enc->writer, enc->schema, &options, sink,
 					   &enc->alloc, err, sizeof(err)) != PQ_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -984,16 +984,27 @@ sl_encoder_add(SlEncoder *enc, Jsonb *event, char **reason)
 	return ok;
 }
 
-/* Close the file; its bytes are appended to out. */
+uint64
+sl_encoder_bytes_written(SlEncoder *enc)
+{
+	return pq_writer_bytes_written(enc->writer);
+}
+
+size_t
+sl_encoder_bytes_buffered(SlEncoder *enc)
+{
+	return pq_writer_buffered_bytes(enc->writer);
+}
+
+/* Close the object: its last row group and footer go to the sink. */
 void
-sl_encoder_finish(SlEncoder *enc, StringInfo out, int64 *rows)
+sl_encoder_finish(SlEncoder *enc, int64 *rows)
 {
 	if (pq_writer_close(enc->writer) != PQ_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("securitylake: could not finish the Parquet object of source \"%s\"", enc->source->name),
 				 errdetail("%s", pq_writer_error(enc->writer))));
-	appendBinaryStringInfo(out, (const char *) enc->out.data, (int) enc->out.len);
 	*rows = enc->rows;
 	sl_encoder_abandon(enc);
 }

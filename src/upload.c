@@ -23,6 +23,7 @@
 #include "utils/memutils.h"
 
 #include "aws/aws.h"
+#include "event_rules.h"
 #include "securitylake.h"
 
 typedef struct SlClientEntry

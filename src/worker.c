@@ -45,6 +45,7 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+#include "event_rules.h"
 #include "securitylake.h"
 
 /* How many queue rows one SPI fetch brings while claiming. */

@@ -2,7 +2,7 @@
 import { writeFileSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { psql, one, lit } from '../../test/lib/pg.mjs';
+import { psql, one, lit, PG_BIN } from '../../test/lib/pg.mjs';
 import { AUTH_SCHEMA, authEvents } from '../../test/e2e/fixtures.mjs';
 
 const EVENTS = Number(process.env.EVENTS ?? 200000);
@@ -49,7 +49,7 @@ function rssAnonMiB(pid) {
 // flush() in a child process while sampling the worker's RssAnon every 50 ms.
 async function flushSamplingRss(pid) {
   const { spawn } = await import('node:child_process');
-  const p = spawn('/usr/lib/postgresql/15/bin/psql', ['-X', '-q', '-c', "SELECT count(*) FROM securitylake.flush('bench', '30 min')"], { stdio: 'ignore' });
+  const p = spawn(`${PG_BIN}/psql`, ['-X', '-q', '-c', "SELECT count(*) FROM securitylake.flush('bench', '30 min')"], { stdio: 'ignore' });
   let peak = rssAnonMiB(pid);
   let done = false;
   p.on('exit', () => { done = true; });
@@ -84,7 +84,7 @@ function flushTimed() {
 }
 
 function pgbench(clients, seconds, file) {
-  const r = spawnSync('/usr/lib/postgresql/15/bin/pgbench', ['-n', '-c', String(clients), '-j', String(clients), '-T', String(seconds), '-f', file, '-h', process.env.PGHOST, '-p', process.env.PGPORT, '-U', 'postgres', 'bench'], { encoding: 'utf8' });
+  const r = spawnSync(`${PG_BIN}/pgbench`, ['-n', '-c', String(clients), '-j', String(clients), '-T', String(seconds), '-f', file, '-h', process.env.PGHOST, '-p', process.env.PGPORT, '-U', 'postgres', 'bench'], { encoding: 'utf8' });
   const m = /tps = ([0-9.]+) \(without initial connection time\)/.exec(r.stdout);
   if (!m) throw new Error(r.stdout + r.stderr);
   return Number(m[1]);

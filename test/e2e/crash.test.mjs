@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { psql, query, one, lit, copyEvents, skipNoPg, serverLog } from '../lib/pg.mjs';
+import { psql, query, one, lit, copyEvents, skipNoPg, serverLog, PG_BIN } from '../lib/pg.mjs';
 import { openDuck, storedObjects, dlit } from '../lib/duck.mjs';
 import { startGate } from '../lib/gate.mjs';
 import { AUTH_SCHEMA, authEvents } from './fixtures.mjs';
@@ -21,7 +21,7 @@ let expectedUids = [];
 let runsDone = 0;
 
 const PGDATA = process.env.SECURITYLAKE_PG_DATA;
-const PG_CTL = '/usr/lib/postgresql/15/bin/pg_ctl';
+const PG_CTL = `${PG_BIN}/pg_ctl`;
 
 function asPostgres(args) {
   return spawnSync('runuser', ['-u', 'postgres', '--', ...args], { encoding: 'utf8' });
@@ -121,7 +121,7 @@ for (let run = 0; run < RUNS; run++) {
   test(`kill -9 of the ${run % 2 ? 'postmaster' : 'worker'} mid-drain (run ${run + 1})`, { skip: skipNoPg }, async () => {
     queueRun(200 + run);
     await waitForWorker();
-    const flush = import('node:child_process').then(({ spawn }) => spawn('/usr/lib/postgresql/15/bin/psql',
+    const flush = import('node:child_process').then(({ spawn }) => spawn(`${PG_BIN}/psql`,
       ['-X', '-c', `SELECT count(*) FROM securitylake.flush('crash', '60 s')`], { stdio: 'ignore' }));
     // A random moment within the drain (it takes roughly EVENTS / 40k s here).
     const killAfterMs = 50 + Math.floor(Math.random() * Math.max(400, EVENTS_PER_RUN / 40));

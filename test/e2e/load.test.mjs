@@ -8,7 +8,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { psql, one, lit, skipNoPg } from '../lib/pg.mjs';
+import { psql, one, lit, skipNoPg, PG_BIN } from '../lib/pg.mjs';
 import { startGate } from '../lib/gate.mjs';
 import { AUTH_SCHEMA, authEvents } from './fixtures.mjs';
 
@@ -21,7 +21,7 @@ let tmp;
 
 function pgbench(seconds, script) {
   return new Promise((resolve) => {
-    const p = spawn('/usr/lib/postgresql/15/bin/pgbench', ['-n', '-c', '8', '-j', '8', '-T', String(seconds), '-f', script,
+    const p = spawn(`${PG_BIN}/pgbench`, ['-n', '-c', '8', '-j', '8', '-T', String(seconds), '-f', script,
       '-h', process.env.PGHOST, '-p', process.env.PGPORT, '-U', 'postgres', process.env.PGDATABASE]);
     let out = '';
     p.stdout.on('data', (d) => { out += d; });

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { psql, one, lit, copyEvents, skipNoPg } from '../lib/pg.mjs';
+import { psql, one, lit, copyEvents, skipNoPg, PG_BIN } from '../lib/pg.mjs';
 import { openDuck, storedObjects, dlit } from '../lib/duck.mjs';
 import { startGate } from '../lib/gate.mjs';
 import { AUTH_SCHEMA, authEvents } from './fixtures.mjs';
@@ -19,7 +19,7 @@ let duck;
 
 function restartWith(workers) {
   psql(`ALTER SYSTEM SET securitylake.workers = ${workers}`);
-  const r = spawnSync('runuser', ['-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pg_ctl', '-D', PGDATA,
+  const r = spawnSync('runuser', ['-u', 'postgres', '--', `${PG_BIN}/pg_ctl`, '-D', PGDATA,
     '-l', process.env.SECURITYLAKE_PG_LOG, '-w', '-m', 'fast', 'restart'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
 }

@@ -20,7 +20,7 @@ import { mkdtempSync, rmSync, chmodSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { psql, query, one, lit, copyEvents, skipNoPg, serverLog } from '../lib/pg.mjs';
+import { psql, query, one, lit, copyEvents, skipNoPg, serverLog, PG_BIN } from '../lib/pg.mjs';
 import { storedObjects } from '../lib/duck.mjs';
 import { startGate, admin } from '../lib/gate.mjs';
 import { AUTH_SCHEMA, authEvents } from './fixtures.mjs';
@@ -38,7 +38,7 @@ const USER = { accessKeyId: 'AKIASECRETSTESTUSER1', secretAccessKey: 'secretsUse
 // A decoy set with a plain set_credentials call under log_statement = 'all': the documented
 // caveat, and the proof that statement text does reach the log this test greps.
 const DECOY = { accessKeyId: 'AKIADECOYSECRETSTEST', secretAccessKey: 'decoySecretKey-statement-text-is-logged-0001' };
-const PSQL = '/usr/lib/postgresql/15/bin/psql';
+const PSQL = `${PG_BIN}/psql`;
 
 let gate;
 let base;            // { AccessKeyId, SecretAccessKey, SessionToken } from the gate's STS

@@ -6,7 +6,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 export const havePg = Boolean(process.env.PGHOST && process.env.PGPORT);
 export const skipNoPg = havePg ? false : 'needs the cluster started by test/run (PGHOST/PGPORT)';
 
-const PSQL = '/usr/lib/postgresql/15/bin/psql';
+// PG_BIN: test/run exports it (a private PostgreSQL copy when PG_CONFIG points at one).
+export const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+const PSQL = `${PG_BIN}/psql`;
 
 // Run SQL; returns stdout (unaligned, tuples only). Throws with psql's stderr on error.
 export function psql(sql, { db = process.env.PGDATABASE, user = process.env.PGUSER, env = {} } = {}) {

@@ -1,8 +1,10 @@
 /*-------------------------------------------------------------------------
  *
- * partition.c
- *		What an event says about where it goes: its time, region and account,
- *		and the object key of the batch that holds it.
+ * event_rules.c
+ *		What an event says about where it goes: its time, class, region and
+ *		account — the rules a queued event must pass before it is shredded.
+ *		The claim applies them to every queued row; validate() applies the
+ *		same ones, so it gives the reason the worker would.
  *
  * Security Lake's custom-source layout (AWS, "Collecting data from custom
  * sources"): <location>region=<region>/accountId=<account>/eventDay=<YYYYMMDD>/
@@ -12,14 +14,13 @@
  */
 #include "postgres.h"
 
-#include "access/xlog.h"
 #include "common/int.h"
-#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
-#include "securitylake.h"
+#include "event_rules.h"
+#include "source.h"
 
 /*
  * Bounds for a plausible OCSF `time` in epoch milliseconds: 1990-01-01 ..
@@ -256,63 +257,44 @@ sl_valid_account(const char *account)
 	return true;
 }
 
+static const char *const cloud_region_path[] = {"cloud", "region"};
+static const char *const cloud_account_path[] = {"cloud", "account", "uid"};
+
 /*
- * The object key of a batch. Unique to the writer and the claim: the cluster's
- * system identifier, the database OID, the batch id and a random nonce drawn at
- * claim time. The key is persisted with the claim, so a retry reuses it; a
- * restored backup or a promoted replica shares the first three but draws new
- * nonces.
+ * Work out an event's time and partition: region = the queue row's ?? the
+ * event's cloud.region ?? the source's; account likewise with
+ * cloud.account.uid; eventDay = the UTC day of time. False with *reason when
+ * the event breaks a rule (it is then dead-lettered with that reason).
  */
-char *
-sl_object_key(SlBatch *batch, uint64 nonce)
-{
-	pg_time_t	t = (pg_time_t) batch->event_day * SECS_PER_DAY;
-	struct pg_tm *tm = pg_gmtime(&t);
-
-	return psprintf("%sregion=%s/accountId=%s/eventDay=%04d%02d%02d/%016llx-%u-%lld-%016llx.parquet",
-					batch->source->prefix, batch->region, batch->account_id,
-					tm->tm_year + 1900, tm->tm_mon + 1, tm->tm_mday,
-					(unsigned long long) GetSystemIdentifier(), MyDatabaseId,
-					(long long) batch->id, (unsigned long long) nonce);
-}
-
-/* ---- a source's options (jsonb), read with defaults ------------------------ */
-
-static bool
-option_value(SlSource *source, const char *name, JsonbValue *v)
-{
-	return source->options != NULL &&
-		getKeyJsonValueFromContainer(&source->options->root, name, strlen(name), v) != NULL;
-}
-
-/* A string option (palloc'd), or NULL. */
-char *
-sl_option_text(SlSource *source, const char *name)
-{
-	JsonbValue	v;
-
-	if (option_value(source, name, &v) && v.type == jbvString)
-		return pnstrdup(v.val.string.val, v.val.string.len);
-	return NULL;
-}
-
 bool
-sl_option_bool(SlSource *source, const char *name)
+sl_classify_event(SlSource *source, Jsonb *event, const char *row_region, const char *row_account,
+				  SlPartition *out, char **reason)
 {
-	JsonbValue	v;
+	const char *region;
+	const char *account;
 
-	return option_value(source, name, &v) && v.type == jbvBool && v.val.boolean;
-}
-
-/* An integer option within int range, or dflt (create_source validated it). */
-int
-sl_option_int(SlSource *source, const char *name, int dflt)
-{
-	JsonbValue	v;
-	int64		x;
-
-	if (option_value(source, name, &v) && v.type == jbvNumeric &&
-		sl_numeric_int64(v.val.numeric, &x) == SL_NUM_OK && x >= INT_MIN && x <= INT_MAX)
-		return (int) x;
-	return dflt;
+	if (!sl_event_time_ms(event, &out->time_ms, reason) ||
+		!sl_event_class_matches(event, source->class_uid, reason))
+		return false;
+	region = row_region ? row_region : sl_event_string_at(event, cloud_region_path, 2);
+	if (region == NULL)
+		region = source->region;
+	account = row_account ? row_account : sl_event_string_at(event, cloud_account_path, 3);
+	if (account == NULL)
+		account = source->account_id;
+	if (!sl_valid_region(region))
+	{
+		*reason = psprintf("region \"%s\" is not an AWS region name", region);
+		return false;
+	}
+	if (!sl_valid_account(account))
+	{
+		*reason = psprintf("account \"%s\" is not a 12-digit AWS account id, \"external\" or \"external_<id>\"", account);
+		return false;
+	}
+	out->region = pstrdup(region);
+	out->account_id = pstrdup(account);
+	/* time is positive (sl_event_time_ms bounds it), so division floors. */
+	out->event_day = (int32) (out->time_ms / (INT64CONST(1000) * SECS_PER_DAY));
+	return true;
 }

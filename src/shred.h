@@ -1,0 +1,39 @@
+/*-------------------------------------------------------------------------
+ *
+ * shred.h
+ *		jsonb events → one Parquet object, through src/parquet. The object's
+ *		bytes go to a sink as row groups close (a multipart upload, or a
+ *		buffer).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SECURITYLAKE_SHRED_H
+#define SECURITYLAKE_SHRED_H
+
+#include "postgres.h"
+
+#include "utils/jsonb.h"
+
+#include "parquet/parquet.h"
+#include "source.h"
+
+typedef struct SlEncoder SlEncoder;
+
+/* Open an encoder writing the source's schema to sink (the "PAR1" magic is written at once). */
+extern SlEncoder *sl_encoder_begin(SlSource *source, pq_sink sink);
+
+/*
+ * Add one event as a record. False (with *reason, palloc'd) when it does not
+ * fit the schema: the record is dropped and the encoder carries on.
+ */
+extern bool sl_encoder_add(SlEncoder *enc, Jsonb *event, char **reason);
+
+/* Bytes handed to the sink so far, and buffered in the open row group. */
+extern uint64 sl_encoder_bytes_written(SlEncoder *enc);
+extern size_t sl_encoder_bytes_buffered(SlEncoder *enc);
+
+/* Close the object (last row group and footer go to the sink); frees the encoder. */
+extern void sl_encoder_finish(SlEncoder *enc, int64 *rows);
+extern void sl_encoder_abandon(SlEncoder *enc);
+
+#endif							/* SECURITYLAKE_SHRED_H */
