@@ -34,6 +34,15 @@ REGRESS_OPTS = --inputdir=. --outputdir=.
 
 XML_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2)
 PG_CPPFLAGS = -I$(srcdir)/src $(XML_CFLAGS) -DEXTVERSION=\"$(EXTVERSION)\" -DBUILD_ID=\"$(BUILD_ID)\"
+# Test builds only (test/run: make TEST_HOOKS=1): the crash tests' fault hook and the
+# host routing of the production-addressing tests. A packaged or `make install`ed
+# library has neither: nothing in it can abort the worker on request.
+ifeq ($(TEST_HOOKS),1)
+PG_CPPFLAGS += -DSL_TEST_HOOKS
+endif
+# Objects built with the other setting are rebuilt: a stamp changes when it does.
+HOOKS_STAMP := build/.test-hooks
+$(shell mkdir -p build; [ -f $(HOOKS_STAMP) ] && [ "$$(cat $(HOOKS_STAMP))" = "$(TEST_HOOKS)" ] || echo "$(TEST_HOOKS)" > $(HOOKS_STAMP))
 PG_CFLAGS   = -Wall -Werror -Wmissing-prototypes
 SHLIB_LINK  = -lcurl -lssl -lcrypto -lzstd -lxml2
 
@@ -48,7 +57,7 @@ include $(PGXS)
 # PGXS tracks no header dependencies: rebuild every object when any header changes
 # (a stale object compiled against an older struct layout corrupts memory).
 ALL_HEADERS = $(wildcard src/*.h src/parquet/*.h src/aws/*.h src/ocsf/*.h)
-$(OBJS): $(ALL_HEADERS)
+$(OBJS): $(ALL_HEADERS) $(HOOKS_STAMP)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PARTS)
 	cat $^ > $@

@@ -3,11 +3,18 @@
  * flush.c
  *		securitylake.flush(source, timeout): deliver now and wait.
  *
- * flush() notes the newest queued id, asks the workers for a drain that
- * ignores batch thresholds, and waits until no row of the source(s) up to
- * that id is left in the queue — every such event is then in the lake or
- * dead-lettered. When the extension was not preloaded there is no worker to
- * wake: flush() starts a one-shot dynamic worker instead.
+ * flush() notes the newest queue id handed out, asks the workers for a drain
+ * that ignores batch thresholds, and waits until no row of the source(s) up
+ * to that id is left in the queue — every such event is then in the lake or
+ * dead-lettered. Without a name it waits for the enabled sources (and the
+ * rows no source takes, which the sweep dead-letters) and says which
+ * disabled sources it skipped. It reads the queue through its primary key
+ * (route_key, id), per routing key: what other sources have queued costs it
+ * nothing. When the extension was not preloaded there is no worker to wake:
+ * flush() starts a one-shot dynamic worker instead.
+ *
+ * flush() runs as the extension's owner (SECURITY DEFINER, search_path
+ * pinned): its caller needs no grant on the tables it reads.
  *
  *-------------------------------------------------------------------------
  */
@@ -26,6 +33,7 @@
 #include "utils/wait_event.h"
 
 #include "securitylake.h"
+#include "shmem.h"
 
 /* How often flush() looks at the queue while it waits: soon at first, then less. */
 #define FLUSH_POLL_MIN_MS 50
@@ -45,11 +53,7 @@ query_int8(const char *sql, int nargs, Oid *types, Datum *values, const char *nu
 
 /* Is any queue row of the source(s) with id <= upto left? Routing as the worker does it. */
 static const char *remaining_sql =
-"SELECT count(*) FROM (SELECT 1 FROM securitylake.queue q"
-" WHERE q.id <= $1 AND ($2::text IS NULL OR q.source = $2 OR (q.source IS NULL AND EXISTS ("
-"       SELECT 1 FROM securitylake.source s WHERE s.name = $2 AND s.route_by_class"
-"          AND q.event->'class_uid' = pg_catalog.to_jsonb(s.class_uid))))"
-" LIMIT 1) any_left";
+"SELECT CAST(securitylake._flush_pending($2, $1) AS pg_catalog.int4)";
 
 static char *
 blocking_error(const char *source)
@@ -62,9 +66,10 @@ blocking_error(const char *source)
 
 	values[0] = source ? CStringGetTextDatum(source) : (Datum) 0;
 	nulls[0] = source ? ' ' : 'n';
-	SPI_execute_with_args("SELECT source, last_error FROM securitylake.source_state"
-						  " WHERE last_error IS NOT NULL AND ($1::text IS NULL OR source = $1)"
-						  " ORDER BY source",
+	SPI_execute_with_args("SELECT st.source, st.last_error FROM securitylake.source_state st"
+						  " WHERE st.last_error IS NOT NULL"
+						  "   AND ($1 IS NULL OR st.source OPERATOR(pg_catalog.=) $1)"
+						  " ORDER BY st.source",
 						  1, types, values, nulls, false, 0);
 	initStringInfo(&buf);
 	for (i = 0; i < SPI_processed; i++)
@@ -136,7 +141,8 @@ check_no_own_inserts(void)
 		Oid			types[1] = {XIDOID};
 		Datum		values[1] = {TransactionIdGetDatum(GetTopTransactionIdIfAny())};
 
-		if (query_int8("SELECT count(*) FROM (SELECT 1 FROM securitylake.queue WHERE xmin = $1 LIMIT 1) s",
+		if (query_int8("SELECT pg_catalog.count(*) FROM (SELECT 1 FROM securitylake.queue q"
+					   " WHERE q.xmin OPERATOR(pg_catalog.=) $1 LIMIT 1) s",
 					   1, types, values, NULL) > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
@@ -144,6 +150,54 @@ check_no_own_inserts(void)
 					 errdetail("The background worker sees only committed rows."),
 					 errhint("Commit the inserts, then call securitylake.flush().")));
 	}
+}
+
+/* The named source must exist and be enabled (a disabled one is never drained). */
+static void
+check_source(Datum *values, char *nulls)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	char	   *name = TextDatumGetCString(values[1]);
+	int64		state = query_int8("SELECT CASE WHEN s.enabled THEN 1 ELSE 2 END FROM securitylake.source s"
+								   " WHERE s.name OPERATOR(pg_catalog.=) $2",
+								   2, types, values, nulls);
+
+	if (state == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("securitylake source \"%s\" does not exist", name),
+				 errhint("See securitylake.sources for the configured sources.")));
+	if (state == 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("securitylake source \"%s\" is disabled", name),
+				 errdetail("A disabled source keeps its events queued; nothing delivers them."),
+				 errhint("Enable it with securitylake.alter_source(name, options => '{\"enabled\": true}').")));
+}
+
+/* The highest queue id handed out so far (committed or not). */
+static int64
+last_queue_id(void)
+{
+	return query_int8("SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END"
+					  "  FROM securitylake.queue_id_seq s", 0, NULL, NULL, NULL);
+}
+
+static void
+notice_skipped(int64 upto)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(upto)};
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_execute_with_args("SELECT securitylake._flush_skipped($1)", 1, types, values, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "securitylake: flush query failed");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		ereport(NOTICE,
+				(errmsg("securitylake.flush() skipped disabled sources: %s", TextDatumGetCString(d)),
+				 errdetail("Their events stay queued until they are enabled again.")));
 }
 
 static int64
@@ -173,19 +227,29 @@ securitylake_flush(PG_FUNCTION_ARGS)
 	uint64		i;
 
 	InitMaterializedSRF(fcinfo, 0);
+
+	/*
+	 * flush() waits for other transactions (the workers') to commit: a
+	 * snapshot taken once for the whole transaction would never see them.
+	 */
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("securitylake.flush() cannot run in a REPEATABLE READ or SERIALIZABLE transaction"),
+				 errdetail("It waits for the workers' commits, which such a transaction's snapshot never shows."),
+				 errhint("Call it in a READ COMMITTED transaction, or on its own.")));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "securitylake: SPI_connect failed");
 	values[1] = source ? CStringGetTextDatum(source) : (Datum) 0;
-	if (source && query_int8("SELECT count(*) FROM securitylake.source WHERE name = $2",
-							 2, types, values, nulls) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("securitylake source \"%s\" does not exist", source),
-				 errhint("See securitylake.sources for the configured sources.")));
+	if (source)
+		check_source(values, nulls);
 	check_no_own_inserts();
-	upto = query_int8("SELECT coalesce(max(id), 0) FROM securitylake.queue", 0, NULL, NULL, NULL);
-	uploads_before = query_int8("SELECT coalesce(max(id), 0) FROM securitylake.uploads", 0, NULL, NULL, NULL);
+	upto = last_queue_id();
+	uploads_before = query_int8("SELECT coalesce(pg_catalog.max(u.id), 0) FROM securitylake.uploads u",
+								0, NULL, NULL, NULL);
 	values[0] = Int64GetDatum(upto);
+	if (!source)
+		notice_skipped(upto);
 
 	while (pending)
 	{
@@ -223,8 +287,9 @@ securitylake_flush(PG_FUNCTION_ARGS)
 	}
 
 	values[2] = Int64GetDatum(uploads_before);
-	if (SPI_execute_with_args("SELECT source, object_key, rows, bytes FROM securitylake.uploads"
-							  " WHERE id > $3 AND ($2::text IS NULL OR source = $2) ORDER BY id",
+	if (SPI_execute_with_args("SELECT u.source, u.object_key, u.rows, u.bytes FROM securitylake.uploads u"
+							  " WHERE u.id OPERATOR(pg_catalog.>) $3"
+							  "   AND ($2 IS NULL OR u.source OPERATOR(pg_catalog.=) $2) ORDER BY u.id",
 							  3, types, values, nulls, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "securitylake: could not read the upload log");
 	for (i = 0; i < SPI_processed; i++)

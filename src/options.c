@@ -53,3 +53,16 @@ sl_option_int(SlSource *source, const char *name, int dflt)
 		return (int) x;
 	return dflt;
 }
+
+/* An integer option within int64 range, or dflt. */
+int64
+sl_option_int64(SlSource *source, const char *name, int64 dflt)
+{
+	JsonbValue	v;
+	int64		x;
+
+	if (option_value(source, name, &v) && v.type == jbvNumeric &&
+		sl_numeric_int64(v.val.numeric, &x) == SL_NUM_OK)
+		return x;
+	return dflt;
+}

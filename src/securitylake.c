@@ -17,10 +17,12 @@
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
+#include "utils/jsonb.h"
 #include "utils/guc.h"
 #include "utils/varlena.h"
 
 #include "securitylake.h"
+#include "shmem.h"
 
 PG_MODULE_MAGIC;
 
@@ -30,7 +32,11 @@ char	   *sl_database = NULL;
 int			sl_naptime_ms = 1000;
 int			sl_max_backoff_s = 300;
 int			sl_workers = 1;
+char	   *sl_allowed_endpoints = NULL;
+#ifdef SL_TEST_HOOKS
 char	   *sl_test_fault = NULL;
+char	   *sl_test_connect_to = NULL;
+#endif
 
 static void
 define_gucs(void)
@@ -53,11 +59,23 @@ define_gucs(void)
 							"Longest wait between delivery attempts of a failing source.",
 							NULL, &sl_max_backoff_s, 300, 1, 86400,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomStringVariable("securitylake.allowed_endpoints",
+							   "Endpoints other than AWS's own that sources may send signed requests to.",
+							   "Comma-separated scheme://host[:port] entries (no port: any port of that host). "
+							   "AWS's S3, STS and Security Lake host names over https need no entry.",
+							   &sl_allowed_endpoints, "",
+							   PGC_SIGHUP, GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+#ifdef SL_TEST_HOOKS
 	DefineCustomStringVariable("securitylake.test_fault",
 							   "Test hook: fail at a named step of the delivery protocol.",
 							   "For the crash tests only: abort:<step>[:<token>] or error:<step>[:<token>]; steps are claimed, uploaded, committed-before, committed. With a token it fires once.",
 							   &sl_test_fault, "",
 							   PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
+	DefineCustomStringVariable("securitylake.test_connect_to",
+							   "Test hook: route AWS host names to a local endpoint (curl's CONNECT_TO list).",
+							   NULL, &sl_test_connect_to, "",
+							   PGC_SIGHUP, GUC_NOT_IN_SAMPLE | GUC_SUPERUSER_ONLY, NULL, NULL, NULL);
+#endif
 	MarkGUCPrefixReserved("securitylake");
 }
 
@@ -116,8 +134,9 @@ sl_database_name(int i)
 	return list_nth(names, Min(i, list_length(names) - 1));
 }
 
+#ifdef SL_TEST_HOOKS
 /*
- * The crash tests' hook. securitylake.test_fault = "abort:<step>[:<token>]" or
+ * The crash tests' hook (compiled into test builds only: make TEST_HOOKS=1). securitylake.test_fault = "abort:<step>[:<token>]" or
  * "error:<step>[:<token>]". With a token the fault fires once: a marker file
  * named after it in the data directory remembers that it fired, so the worker
  * the postmaster restarts after the crash does not crash again.
@@ -159,3 +178,30 @@ sl_test_fault_point(const char *step)
 			(errcode(ERRCODE_INTERNAL_ERROR),
 			 errmsg("securitylake test fault at step \"%s\"", step)));
 }
+
+/*
+ * "error:event:<uid>": raise an ERROR of the batch (outside the encoder's
+ * per-event containment) while the event whose metadata.uid is <uid> is
+ * encoded — how the tests make a batch fail for one event's sake.
+ */
+void
+sl_test_fault_event(Jsonb *event)
+{
+	const char *prefix = "error:event:";
+	JsonbValue	meta;
+	JsonbValue	uid;
+
+	if (sl_test_fault == NULL || strncmp(sl_test_fault, prefix, strlen(prefix)) != 0)
+		return;
+	if (getKeyJsonValueFromContainer(&event->root, "metadata", 8, &meta) == NULL ||
+		meta.type != jbvBinary || !JsonContainerIsObject(meta.val.binary.data) ||
+		getKeyJsonValueFromContainer(meta.val.binary.data, "uid", 3, &uid) == NULL ||
+		uid.type != jbvString)
+		return;
+	if ((size_t) uid.val.string.len == strlen(sl_test_fault + strlen(prefix)) &&
+		memcmp(uid.val.string.val, sl_test_fault + strlen(prefix), uid.val.string.len) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("securitylake test fault while encoding event %s", sl_test_fault + strlen(prefix))));
+}
+#endif							/* SL_TEST_HOOKS */

@@ -14,6 +14,7 @@
 #include "storage/shmem.h"
 
 #include "securitylake.h"
+#include "shmem.h"
 
 SlShared   *sl_shared = NULL;
 

@@ -28,7 +28,9 @@ typedef struct SlSource
 	char	   *ocsf_version;
 	int			class_uid;
 	bool		route_by_class;
-	int			batch_record_count;
+	char	   *route_keys[2];	/* the queue routing keys it takes (source_route_keys) */
+	int			nroute_keys;
+	int			batch_record_count; /* 0: no record-count threshold */
 	int64		batch_data_size;
 	int64		publish_rate_ms;
 	Jsonb	   *schema;			/* parquet-go tag schema, or NULL (OCSF class) */
@@ -42,5 +44,6 @@ typedef struct SlSource
 extern char *sl_option_text(SlSource *source, const char *name);
 extern bool sl_option_bool(SlSource *source, const char *name);
 extern int	sl_option_int(SlSource *source, const char *name, int dflt);
+extern int64 sl_option_int64(SlSource *source, const char *name, int64 dflt);
 
 #endif							/* SECURITYLAKE_SOURCE_H */

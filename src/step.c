@@ -18,7 +18,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
-#include "securitylake.h"
+#include "step.h"
 
 /* ----------------------------------------------------------------
  * Small SPI helpers: one short transaction per step.
@@ -68,8 +68,17 @@ sl_text_or_null(HeapTuple tup, TupleDesc desc, int col)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
+int64
+sl_int8_col(HeapTuple tup, TupleDesc desc, int col, int64 if_null)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? if_null : DatumGetInt64(d);
+}
+
 Datum
-sl_int8_array(int64 *values, int n)
+sl_int8_array(const int64 *values, int n)
 {
 	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
 	int			i;
@@ -77,6 +86,17 @@ sl_int8_array(int64 *values, int n)
 	for (i = 0; i < n; i++)
 		elems[i] = Int64GetDatum(values[i]);
 	return PointerGetDatum(construct_array(elems, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+Datum
+sl_int4_array(const int32 *values, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		elems[i] = Int32GetDatum(values[i]);
+	return PointerGetDatum(construct_array(elems, n, INT4OID, 4, true, TYPALIGN_INT));
 }
 
 Datum
@@ -90,3 +110,37 @@ sl_text_array(char **values, int n)
 	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
+
+/* The elements of a bigint[] (no NULLs), palloc'd in the current context. */
+int64 *
+sl_int8_array_values(Datum array, int *n)
+{
+	ArrayType  *a = DatumGetArrayTypeP(array);
+	int64	   *out;
+
+	if (ARR_NDIM(a) > 1 || ARR_HASNULL(a) || ARR_ELEMTYPE(a) != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("securitylake: a batch's id list is not a one-dimensional bigint[] without NULLs")));
+	*n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	out = palloc(sizeof(int64) * Max(*n, 1));
+	memcpy(out, ARR_DATA_PTR(a), sizeof(int64) * *n);
+	return out;
+}
+
+/* The elements of an int[] (no NULLs), palloc'd in the current context. */
+int32 *
+sl_int4_array_values(Datum array, int *n)
+{
+	ArrayType  *a = DatumGetArrayTypeP(array);
+	int32	   *out;
+
+	if (ARR_NDIM(a) > 1 || ARR_HASNULL(a) || ARR_ELEMTYPE(a) != INT4OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("securitylake: a batch's size list is not a one-dimensional int[] without NULLs")));
+	*n = ArrayGetNItems(ARR_NDIM(a), ARR_DIMS(a));
+	out = palloc(sizeof(int32) * Max(*n, 1));
+	memcpy(out, ARR_DATA_PTR(a), sizeof(int32) * *n);
+	return out;
+}

@@ -23,12 +23,17 @@
 #include "utils/memutils.h"
 
 #include "aws/aws.h"
+#include "config_checks.h"
 #include "event_rules.h"
 #include "securitylake.h"
+#include "upload.h"
+
+/* Room for a 64-character source name and its terminator (NAMEDATALEN is 64 with it). */
+#define SL_NAME_SIZE 72
 
 typedef struct SlClientEntry
 {
-	char		name[NAMEDATALEN];
+	char		name[SL_NAME_SIZE];
 	char	   *fingerprint;	/* malloc'd: settings the client was built from */
 	aws_client *client;
 } SlClientEntry;
@@ -52,38 +57,59 @@ wipe_free(char **p)
 	}
 }
 
-static char *
-malloc_copy(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
 /*
  * Read the static credentials (if any) — called by the worker in a transaction
- * once per cycle. Only the extension owner can read that table; the worker runs
- * as the bootstrap superuser.
+ * once per cycle. Only the workers' role and the extension owner can read that
+ * table. The copies SPI made are wiped once ours are taken.
  */
+/* A copy of a column for our own (malloc'd) use; SPI's text copy is wiped. */
+static char *
+take_secret(HeapTuple tup, TupleDesc desc, int col)
+{
+	char	   *spi_copy = SPI_getvalue(tup, desc, col);
+	char	   *ours;
+
+	if (spi_copy == NULL)
+		return NULL;
+	ours = strdup(spi_copy);
+	OPENSSL_cleanse(spi_copy, strlen(spi_copy));
+	pfree(spi_copy);
+	return ours;
+}
+
 void
 sl_load_static_credentials(void)
 {
+	HeapTuple	tup;
+	TupleDesc	desc;
 	char	   *version;
 
-	if (SPI_execute("SELECT access_key_id, secret_access_key, session_token, updated_at::text"
-					"  FROM securitylake.credential WHERE id = 1", true, 1) != SPI_OK_SELECT)
+	if (SPI_execute("SELECT c.access_key_id, c.secret_access_key, c.session_token,"
+					"       CAST(c.updated_at AS pg_catalog.text)"
+					"  FROM securitylake.credential c WHERE c.id OPERATOR(pg_catalog.=) 1", true, 1) != SPI_OK_SELECT)
 		return;
-	version = SPI_processed ? SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4) : "";
-	if (strcmp(version, static_version) == 0)
-		return;
-	wipe_free(&static_akid);
-	wipe_free(&static_secret);
-	wipe_free(&static_token);
-	if (SPI_processed)
+	if (SPI_processed == 0)
+		version = "";
+	else
+		version = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4);
+	if (strcmp(version, static_version) != 0)
 	{
-		static_akid = malloc_copy(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-		static_secret = malloc_copy(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
-		static_token = malloc_copy(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3));
+		wipe_free(&static_akid);
+		wipe_free(&static_secret);
+		wipe_free(&static_token);
+		if (SPI_processed)
+		{
+			tup = SPI_tuptable->vals[0];
+			desc = SPI_tuptable->tupdesc;
+			static_akid = take_secret(tup, desc, 1);
+			static_secret = take_secret(tup, desc, 2);
+			static_token = take_secret(tup, desc, 3);
+		}
+		strlcpy(static_version, version, sizeof(static_version));
 	}
-	strlcpy(static_version, version, sizeof(static_version));
+	/* The row SPI copied holds the keys too. */
+	if (SPI_processed)
+		OPENSSL_cleanse(SPI_tuptable->vals[0]->t_data, SPI_tuptable->vals[0]->t_len);
 }
 
 /* aws-security-data-lake-<region>-<id> → <region>; else the source's region. */
@@ -125,11 +151,21 @@ build_client(SlSource *source, char **error)
 	aws_client *client;
 	aws_tag		tag;
 	char	   *session = psprintf("securitylake-%s", source->name);
+	char	   *why;
 
 	aws_config_init(&cfg);
 	cfg.region = bucket_region(source);
 	cfg.s3_endpoint = sl_option_text(source, "endpoint");
 	cfg.sts_endpoint = sl_option_text(source, "sts_endpoint");
+	/* Checked again here: the superuser may have shortened the list since. */
+	if ((cfg.s3_endpoint && (why = sl_endpoint_refused(cfg.s3_endpoint)) != NULL) ||
+		(cfg.sts_endpoint && (why = sl_endpoint_refused(cfg.sts_endpoint)) != NULL))
+	{
+		*error = psprintf("source \"%s\" may not send requests to %s: %s (securitylake.allowed_endpoints)",
+						  source->name, cfg.s3_endpoint && sl_endpoint_refused(cfg.s3_endpoint) ? cfg.s3_endpoint : cfg.sts_endpoint,
+						  why);
+		return NULL;
+	}
 	cfg.force_path_style = sl_option_bool(source, "force_path_style");
 	cfg.ca_file = sl_option_text(source, "ca_file");
 	cfg.role_arn = source->role_arn;
@@ -166,16 +202,19 @@ client_for(SlSource *source, char **error)
 	SlClientEntry *entry;
 	bool		found;
 	char	   *fp = fingerprint(source);
+	char		name[SL_NAME_SIZE];
 
 	if (clients == NULL)
 	{
 		HASHCTL		ctl;
 
-		ctl.keysize = NAMEDATALEN;
+		ctl.keysize = SL_NAME_SIZE;
 		ctl.entrysize = sizeof(SlClientEntry);
 		clients = hash_create("securitylake clients", 16, &ctl, HASH_ELEM | HASH_STRINGS);
 	}
-	entry = hash_search(clients, source->name, HASH_ENTER, &found);
+	memset(name, 0, sizeof(name));
+	strlcpy(name, source->name, sizeof(name));
+	entry = hash_search(clients, name, HASH_ENTER, &found);
 	if (found && entry->client && strcmp(entry->fingerprint, fp) == 0)
 		return entry->client;
 	if (found && entry->client)
@@ -186,23 +225,8 @@ client_for(SlSource *source, char **error)
 	entry->client = build_client(source, error);
 	entry->fingerprint = entry->client ? strdup(fp) : NULL;
 	if (entry->client == NULL)
-		hash_search(clients, source->name, HASH_REMOVE, NULL);
+		hash_search(clients, name, HASH_REMOVE, NULL);
 	return entry->client;
-}
-
-/* Persist a multipart UploadId with its batch, so recovery can abort it. */
-static void
-save_upload_id(void *ctx, const char *upload_id)
-{
-	SlBatch    *b = ctx;
-	Oid			types[2] = {INT8OID, TEXTOID};
-	Datum		values[2];
-
-	values[0] = Int64GetDatum(b->id);
-	values[1] = CStringGetTextDatum(upload_id);
-	sl_begin_step("securitylake: recording a multipart upload");
-	sl_exec("UPDATE securitylake.batch SET upload_id = $2 WHERE id = $1", 2, types, values, NULL, SPI_OK_UPDATE);
-	sl_end_step();
 }
 
 static char *
@@ -214,26 +238,70 @@ describe(const aws_error *err, SlSource *source)
 	return psprintf("%s (source \"%s\", bucket %s)", buf, source->name, source->bucket);
 }
 
+/*
+ * Until src/aws exposes multipart calls the glue can drive (create, part,
+ * complete), objects go up whole: one part as large as the object.
+ */
+size_t
+sl_s3_part_size(void)
+{
+	return SIZE_MAX;
+}
+
 bool
-sl_upload_object(SlSource *source, SlBatch *batch, const char *data, size_t len, char **error)
+sl_s3_put(SlSource *source, const char *key, const void *data, size_t len, char **error)
 {
 	aws_client *client = client_for(source, error);
 	aws_error	err;
 
 	if (client == NULL)
 		return false;
-	if (batch->upload_id)
+	if (aws_upload(client, source->bucket, key, data, len, "application/vnd.apache.parquet",
+				   NULL, NULL, &err) != 0)
 	{
-		/* A multipart upload of an earlier attempt: never leave its parts behind. */
-		if (aws_abort_multipart_upload(client, source->bucket, batch->object_key, batch->upload_id, &err) != 0)
-		{
-			*error = describe(&err, source);
-			return false;
-		}
-		batch->upload_id = NULL;
+		*error = describe(&err, source);
+		return false;
 	}
-	if (aws_upload(client, source->bucket, batch->object_key, data, len,
-				   "application/vnd.apache.parquet", save_upload_id, batch, &err) != 0)
+	return true;
+}
+
+bool
+sl_s3_multipart_create(SlSource *source, const char *key, char **upload_id, char **error)
+{
+	(void) source;
+	(void) key;
+	(void) upload_id;
+	*error = pstrdup("multipart uploads are not available in this build");
+	return false;
+}
+
+bool
+sl_s3_upload_part(SlSource *source, const char *key, const char *upload_id, int number,
+				  const void *data, size_t len, SlPart *part, char **error)
+{
+	(void) source, (void) key, (void) upload_id, (void) number, (void) data, (void) len, (void) part;
+	*error = pstrdup("multipart uploads are not available in this build");
+	return false;
+}
+
+bool
+sl_s3_multipart_complete(SlSource *source, const char *key, const char *upload_id,
+						 const SlPart *parts, int nparts, char **error)
+{
+	(void) source, (void) key, (void) upload_id, (void) parts, (void) nparts;
+	*error = pstrdup("multipart uploads are not available in this build");
+	return false;
+}
+
+bool
+sl_s3_multipart_abort(SlSource *source, const char *key, const char *upload_id, char **error)
+{
+	aws_client *client = client_for(source, error);
+	aws_error	err;
+
+	if (client == NULL)
+		return false;
+	if (aws_abort_multipart_upload(client, source->bucket, key, upload_id, &err) != 0)
 	{
 		*error = describe(&err, source);
 		return false;

@@ -12,8 +12,9 @@ CREATE FUNCTION securitylake.version() RETURNS text
 COMMENT ON FUNCTION securitylake.version() IS 'securitylake version and build';
 
 -----------------------------------------------------------------------------
--- Roles. NOLOGIN group roles; grant them to login roles. They are cluster-wide
--- and so outlive DROP EXTENSION (like any role); created only if missing.
+-- Roles. NOLOGIN group roles; grant them to login roles (never securitylake_worker:
+-- it is the workers' own). They are cluster-wide and so outlive DROP EXTENSION (like
+-- any role); created only if missing.
 -----------------------------------------------------------------------------
 DO $roles$
 BEGIN
@@ -23,6 +24,11 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'securitylake_admin') THEN
         CREATE ROLE securitylake_admin NOLOGIN;
     END IF;
+    -- The role every statement of the background workers runs as (see the worker's
+    -- connection in src/loop.c): it holds only the grants below, never superuser.
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'securitylake_worker') THEN
+        CREATE ROLE securitylake_worker NOLOGIN NOINHERIT;
+    END IF;
 END
 $roles$;
 
@@ -31,7 +37,7 @@ $roles$;
 -----------------------------------------------------------------------------
 CREATE TABLE securitylake.source (
     name                text PRIMARY KEY
-                        CHECK (name ~ '^[A-Za-z0-9_.-]{1,64}$'),
+                        CHECK (name OPERATOR(pg_catalog.~) '^[A-Za-z0-9_.-]{1,64}$'),
     location            text NOT NULL,      -- s3://bucket/prefix/ as Security Lake returned it
     bucket              text NOT NULL,
     prefix              text NOT NULL,      -- key prefix, '' or ending in '/'
@@ -43,8 +49,8 @@ CREATE TABLE securitylake.source (
     schema              jsonb,              -- parquet-go tag schema; NULL = the built-in OCSF class schema
     ocsf_version        text NOT NULL DEFAULT '1.1.0',
     route_by_class      bool NOT NULL,      -- queue rows with source NULL and this class_uid come here
-    batch_record_count  int NOT NULL,
-    batch_data_size     bigint NOT NULL,
+    batch_record_count  int,                -- NULL: no record-count threshold
+    batch_data_size     bigint NOT NULL,    -- raw JSON bytes: an upper bound per batch
     publish_rate        interval NOT NULL,
     max_queued_rows     bigint,             -- backpressure cap; NULL = none
     options             jsonb NOT NULL DEFAULT '{}',
@@ -65,15 +71,49 @@ CREATE TABLE securitylake.source_state (
 );
 
 -----------------------------------------------------------------------------
--- The queue. Producers only INSERT; nothing runs per row.
+-- Routing: which source takes a queue row. Defined here once; everything that
+-- routes (the worker's claims, flush(), the sweep, status, drop_source,
+-- backpressure) compares a row's route_key with a source's route_keys.
+--   a row that names a source:        route_key = that name;
+--   a row without one:                '#' || its event's class_uid ('#' when the
+--                                     class_uid is missing or not a number);
+--   a source takes its name, and '#<class_uid>' when it routes by class.
+-- Source names never start with '#' (their CHECK), so the two never meet.
+-----------------------------------------------------------------------------
+CREATE FUNCTION securitylake.route_key(source text, event jsonb)
+    RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN coalesce(source, '#' OPERATOR(pg_catalog.||)
+           CASE WHEN pg_catalog.jsonb_typeof(event OPERATOR(pg_catalog.->) 'class_uid') OPERATOR(pg_catalog.=) 'number'
+                THEN pg_catalog.trim_scale(CAST(event OPERATOR(pg_catalog.->) 'class_uid' AS pg_catalog.numeric))::pg_catalog.text
+                ELSE '' END);
+COMMENT ON FUNCTION securitylake.route_key(text, jsonb) IS
+    'the routing key of a queue row: its source, or # and its event''s class_uid';
+
+CREATE FUNCTION securitylake.source_route_keys(name text, route_by_class bool, class_uid int)
+    RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE WHEN route_by_class
+                THEN ARRAY[name, '#' OPERATOR(pg_catalog.||) class_uid::pg_catalog.text]
+                ELSE ARRAY[name] END;
+COMMENT ON FUNCTION securitylake.source_route_keys(text, bool, int) IS
+    'the routing keys a source takes: its name, and # and its class_uid when it routes by class';
+
+-----------------------------------------------------------------------------
+-- The queue. Producers only INSERT (source, event, region, account_id); nothing
+-- runs per row but the routing key's expression. The primary key (route_key, id)
+-- keeps each source's rows together in id order: a source's claim, flush() and
+-- status read its own rows only, however many rows other sources have queued.
 -----------------------------------------------------------------------------
 CREATE TABLE securitylake.queue (
-    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id          bigint GENERATED ALWAYS AS IDENTITY,
     source      text,                -- NULL: route by the event's class_uid
     event       jsonb NOT NULL,
     region      text,
     account_id  text,
-    enqueued_at timestamptz NOT NULL DEFAULT now()
+    enqueued_at timestamptz NOT NULL DEFAULT now(),
+    route_key   text NOT NULL GENERATED ALWAYS AS (securitylake.route_key(source, event)) STORED,
+    PRIMARY KEY (route_key, id)
 );
 -- The worker deletes every row it delivers: keep autovacuum close behind.
 ALTER TABLE securitylake.queue SET (autovacuum_vacuum_scale_factor = 0.01,
@@ -89,18 +129,26 @@ ALTER TABLE securitylake.queue SET (autovacuum_vacuum_scale_factor = 0.01,
 CREATE TABLE securitylake.batch (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     source      text NOT NULL,
+    route_key   text NOT NULL,       -- the queue rows' routing key
     region      text NOT NULL,
     account_id  text NOT NULL,
     event_day   date NOT NULL,
     object_key  text NOT NULL UNIQUE,
-    ids         bigint[] NOT NULL,
-    upload_id   text,                -- multipart UploadId, persisted so recovery can abort it
-    attempts    int NOT NULL DEFAULT 0,
+    ids         bigint[] NOT NULL,   -- queue ids in the object's record order (time, then id)
+    sizes       int[] NOT NULL,      -- each event's raw JSON bytes, in the same order
+    raw_bytes   bigint NOT NULL,     -- the events' JSON, uncompressed
+    upload_id   text,                -- multipart UploadId, persisted before any part is sent
+    attempts    int NOT NULL DEFAULT 0,      -- failed upload attempts (S3, STS, network)
+    failures    int NOT NULL DEFAULT 0,      -- failures of another kind (an ERROR while encoding)
+    last_error  text,
+    held_by     int,                 -- pid of the worker delivering it now ...
+    held_since  timestamptz,         -- ... and that backend's start: a lease no other role can take
     claimed_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX batch_source ON securitylake.batch (source);
 -- A batch's id list is written once and read back only after a crash: not worth compressing.
-ALTER TABLE securitylake.batch ALTER COLUMN ids SET STORAGE EXTERNAL;
+ALTER TABLE securitylake.batch ALTER COLUMN ids SET STORAGE EXTERNAL,
+                               ALTER COLUMN sizes SET STORAGE EXTERNAL;
 
 -----------------------------------------------------------------------------
 -- Upload log and dead letters.
@@ -113,7 +161,8 @@ CREATE TABLE securitylake.uploads (
     account_id  text NOT NULL,
     event_day   date NOT NULL,
     rows        bigint NOT NULL,
-    bytes       bigint NOT NULL,
+    bytes       bigint NOT NULL,     -- the object's size
+    raw_bytes   bigint,              -- the JSON it was made from (NULL before 0.2.0)
     attempts    int NOT NULL,
     finished_at timestamptz NOT NULL DEFAULT now()
 );
@@ -142,6 +191,20 @@ CREATE TABLE securitylake.credential (
     updated_at          timestamptz NOT NULL DEFAULT now()
 );
 REVOKE ALL ON securitylake.credential FROM PUBLIC;
+
+-----------------------------------------------------------------------------
+-- The workers' grants: exactly what delivery needs (src/loop.c runs every worker
+-- statement as securitylake_worker). Reading credential is the one secret it holds.
+-----------------------------------------------------------------------------
+GRANT USAGE ON SCHEMA securitylake TO securitylake_worker;
+GRANT SELECT ON securitylake.source, securitylake.credential TO securitylake_worker;
+GRANT SELECT, INSERT, UPDATE ON securitylake.source_state TO securitylake_worker;
+GRANT SELECT, DELETE ON securitylake.queue TO securitylake_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON securitylake.batch TO securitylake_worker;
+GRANT SELECT, INSERT ON securitylake.uploads TO securitylake_worker;
+GRANT INSERT ON securitylake.dead_letter TO securitylake_worker;
+-- A batch's id is drawn before its row is written: it is part of the object key.
+GRANT USAGE ON SEQUENCE securitylake.batch_id_seq TO securitylake_worker;
 
 -- pg_dump keeps what the extension's tables hold (sources, queued events, pending
 -- batches, the upload log, dead letters). Not the static credentials: a dump should

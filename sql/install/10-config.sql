@@ -3,6 +3,17 @@
 -- Every function is SECURITY DEFINER with a pinned search_path and schema-qualified
 -- references, is revoked from PUBLIC, and granted to securitylake_admin only.
 
+-- What the superuser alone decides (src/config_checks.c): the hosts signed requests may go
+-- to (securitylake.allowed_endpoints in postgresql.conf), and the CA a source trusts.
+CREATE FUNCTION securitylake._check_endpoint(url text, what text)
+    RETURNS void
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'securitylake_check_endpoint';
+CREATE FUNCTION securitylake._caller_is_superuser()
+    RETURNS bool
+    LANGUAGE c STABLE
+    AS 'MODULE_PATHNAME', 'securitylake_caller_is_superuser';
+
 -- Validate (and normalise) a source's settings; raises a clear error for the first bad one.
 -- Returns the row as it would be stored. Used by create_source and alter_source.
 -- Structural check of a parquet-go tag schema node (the types are checked again in C):
@@ -64,7 +75,8 @@ DECLARE
     m text[];
     known_options constant text[] := ARRAY['endpoint', 'sts_endpoint', 'force_path_style', 'role_session_name',
         'session_tags', 'session_duration', 'zstd_level', 'ocsf_version', 'max_depth', 'strict_nested',
-        'max_queued_rows', 'ca_file', 'enabled'];
+        'max_queued_rows', 'ca_file', 'enabled', 'expected_bucket_owner', 'max_event_size', 'row_group_size',
+        'object_size', 'fill_dt'];
     k text;
     v jsonb;
 BEGIN
@@ -143,13 +155,18 @@ BEGIN
         END IF;
         PERFORM securitylake._validate_parquet_schema(s.schema);
     END IF;
-    IF s.batch_record_count IS NULL OR s.batch_record_count NOT BETWEEN 1 AND 10000000 THEN
-        RAISE EXCEPTION 'invalid batch_record_count %', s.batch_record_count
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'batch_record_count is between 1 and 10,000,000.';
+    -- 0 means no record-count threshold (stored as NULL).
+    IF s.batch_record_count = 0 THEN
+        s.batch_record_count := NULL;
     END IF;
-    IF s.batch_data_size IS NULL OR s.batch_data_size NOT BETWEEN 1048576 AND 1073741824 THEN
+    IF s.batch_record_count NOT BETWEEN 1 AND 10000000 THEN
+        RAISE EXCEPTION 'invalid batch_record_count %', s.batch_record_count
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'batch_record_count is between 1 and 10,000,000, or NULL (0 in alter_source) for no record-count threshold.';
+    END IF;
+    IF s.batch_data_size IS NULL OR s.batch_data_size NOT BETWEEN 1048576 AND 68719476736 THEN
         RAISE EXCEPTION 'invalid batch_data_size %', s.batch_data_size
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'batch_data_size is between 1 MiB and 1 GiB of queued JSON.';
+            USING ERRCODE = 'invalid_parameter_value', DETAIL = 'batch_data_size is between 1 MiB and 64 GiB of queued JSON.';
     END IF;
     IF s.publish_rate IS NULL OR s.publish_rate < interval '1 second' OR s.publish_rate > interval '1 day' THEN
         RAISE EXCEPTION 'invalid publish_rate %', s.publish_rate
@@ -186,6 +203,12 @@ BEGIN
            OR (k = 'max_depth' AND (jsonb_typeof(v) <> 'number' OR (v #>> '{}')::numeric NOT BETWEEN 1 AND 10 OR (v #>> '{}')::numeric % 1 <> 0))
            OR (k = 'max_queued_rows' AND (jsonb_typeof(v) <> 'number' OR (v #>> '{}')::numeric < 1 OR (v #>> '{}')::numeric % 1 <> 0))
            OR (k = 'ca_file' AND (jsonb_typeof(v) <> 'string' OR v #>> '{}' !~ '^/'))
+           OR (k = 'expected_bucket_owner' AND NOT (jsonb_typeof(v) = 'boolean' AND NOT v::text::boolean)
+                                           AND (jsonb_typeof(v) <> 'string' OR v #>> '{}' !~ '^[0-9]{12}$'))
+           OR (k = 'max_event_size' AND (jsonb_typeof(v) <> 'number' OR (v #>> '{}')::numeric NOT BETWEEN 1024 AND 268435456 OR (v #>> '{}')::numeric % 1 <> 0))
+           OR (k = 'row_group_size' AND (jsonb_typeof(v) <> 'number' OR (v #>> '{}')::numeric NOT BETWEEN 1048576 AND 268435456 OR (v #>> '{}')::numeric % 1 <> 0))
+           OR (k = 'object_size' AND (jsonb_typeof(v) <> 'number' OR (v #>> '{}')::numeric NOT BETWEEN 1048576 AND 5368709120 OR (v #>> '{}')::numeric % 1 <> 0))
+           OR (k = 'fill_dt' AND jsonb_typeof(v) <> 'boolean')
         THEN
             RAISE EXCEPTION 'invalid value % for option "%"', v, k
                 USING ERRCODE = 'invalid_parameter_value',
@@ -199,10 +222,21 @@ BEGIN
                           WHEN 'max_depth' THEN 'max_depth is an integer from 1 to 10.'
                           WHEN 'max_queued_rows' THEN 'max_queued_rows is a positive integer.'
                           WHEN 'ca_file' THEN 'ca_file is an absolute path to a PEM file.'
+                          WHEN 'expected_bucket_owner' THEN 'expected_bucket_owner is the 12-digit account that must own the bucket, or false to send no owner condition.'
+                          WHEN 'max_event_size' THEN 'max_event_size is 1 KiB to 256 MiB of JSON per event.'
+                          WHEN 'row_group_size' THEN 'row_group_size is 1 MiB to 256 MiB (Security Lake''s limit) of buffered column data.'
+                          WHEN 'object_size' THEN 'object_size is 1 MiB to 5 GiB of Parquet per object.'
                           ELSE format('%s is true or false.', k) END;
         END IF;
     END LOOP;
     s.options := jsonb_strip_nulls(coalesce(s.options, '{}'));
+    -- Signed requests go only where the superuser allowed (securitylake.allowed_endpoints).
+    IF s.options ? 'endpoint' THEN
+        PERFORM securitylake._check_endpoint(s.options->>'endpoint', 'endpoint');
+    END IF;
+    IF s.options ? 'sts_endpoint' THEN
+        PERFORM securitylake._check_endpoint(s.options->>'sts_endpoint', 'sts_endpoint');
+    END IF;
     IF s.options ? 'ocsf_version' THEN
         s.ocsf_version := s.options->>'ocsf_version';
     END IF;
@@ -228,7 +262,7 @@ $fn$;
 CREATE FUNCTION securitylake.create_source(
     name text, location text, role_arn text, external_id text, class_uid int,
     region text, account_id text, schema jsonb DEFAULT NULL,
-    batch_record_count int DEFAULT 1000000, batch_data_size bigint DEFAULT 134217728,
+    batch_record_count int DEFAULT NULL, batch_data_size bigint DEFAULT 4294967296,
     publish_rate interval DEFAULT '5 min', options jsonb DEFAULT '{}')
     RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -254,6 +288,12 @@ BEGIN
     s.batch_data_size := create_source.batch_data_size;
     s.publish_rate := create_source.publish_rate;
     s.options := coalesce(create_source.options, '{}');
+    IF s.options ? 'ca_file' AND NOT securitylake._caller_is_superuser() THEN
+        RAISE EXCEPTION 'only a superuser may set ca_file'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The CA a source trusts decides which servers its signed requests may reach.',
+                  HINT = 'Ask a superuser to set it with securitylake.alter_source.';
+    END IF;
     s.ocsf_version := '1.1.0';
     s.enabled := true;
     s := securitylake._validate_source(s);
@@ -284,11 +324,19 @@ CREATE FUNCTION securitylake.alter_source(
 AS $fn$
 DECLARE
     s securitylake.source;
+    old securitylake.source;
+    changed text[] := '{}';
 BEGIN
     SELECT * INTO s FROM securitylake.source WHERE source.name = alter_source.name FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'source "%" does not exist', alter_source.name
             USING ERRCODE = 'undefined_object', HINT = 'See securitylake.sources for the configured sources.';
+    END IF;
+    old := s;
+    IF alter_source.options ? 'ca_file' AND NOT securitylake._caller_is_superuser() THEN
+        RAISE EXCEPTION 'only a superuser may set ca_file'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The CA a source trusts decides which servers its signed requests may reach.';
     END IF;
     s.location := coalesce(alter_source.location, s.location);
     s.role_arn := coalesce(alter_source.role_arn, s.role_arn);
@@ -302,6 +350,22 @@ BEGIN
     s.publish_rate := coalesce(alter_source.publish_rate, s.publish_rate);
     s.options := s.options || coalesce(alter_source.options, '{}');
     s := securitylake._validate_source(s);
+    -- The table Security Lake made for this location learnt its schema from the objects
+    -- already there, and Athena cannot evolve nested types: once a source has uploads,
+    -- what shapes its columns changes only together with the location (a new source
+    -- version).
+    IF s.class_uid IS DISTINCT FROM old.class_uid THEN changed := changed || 'class_uid'::text; END IF;
+    IF s.ocsf_version IS DISTINCT FROM old.ocsf_version THEN changed := changed || 'ocsf_version'::text; END IF;
+    IF s.schema IS DISTINCT FROM old.schema THEN changed := changed || 'schema'::text; END IF;
+    IF s.options->'max_depth' IS DISTINCT FROM old.options->'max_depth' THEN changed := changed || 'max_depth'::text; END IF;
+    IF cardinality(changed) > 0 AND s.location = old.location
+       AND EXISTS (SELECT 1 FROM securitylake.uploads u WHERE u.source = s.name) THEN
+        RAISE EXCEPTION 'source "%" already has objects in the lake: % would change its table''s schema',
+                        s.name, array_to_string(changed, ', ')
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = 'Security Lake''s Glue table learnt its columns from the objects at this location, and Athena cannot change nested types in place.',
+                  HINT = 'Register a new source version (CreateCustomLogSource with a new sourceVersion) and pass its location in the same alter_source call.';
+    END IF;
     IF alter_source.class_uid IS NOT NULL THEN
         s.route_by_class := NOT EXISTS (SELECT 1 FROM securitylake.source o
                                         WHERE o.route_by_class AND o.class_uid = s.class_uid AND o.name <> s.name);
@@ -337,8 +401,7 @@ BEGIN
             USING ERRCODE = 'undefined_object', HINT = 'See securitylake.sources for the configured sources.';
     END IF;
     SELECT count(*) INTO queued FROM securitylake.queue q
-     WHERE q.source = s.name
-        OR (q.source IS NULL AND s.route_by_class AND q.event->'class_uid' = to_jsonb(s.class_uid));
+     WHERE q.route_key = ANY (securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid));
     SELECT count(*) INTO pending FROM securitylake.batch b WHERE b.source = s.name;
     IF (queued > 0 OR pending > 0) AND NOT force THEN
         RAISE EXCEPTION 'source "%" still has % queued events', s.name, queued
@@ -348,8 +411,7 @@ BEGIN
     END IF;
     WITH moved AS (
         DELETE FROM securitylake.queue q
-         WHERE q.source = s.name
-            OR (q.source IS NULL AND s.route_by_class AND q.event->'class_uid' = to_jsonb(s.class_uid))
+         WHERE q.route_key = ANY (securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid))
         RETURNING q.*)
     INSERT INTO securitylake.dead_letter (source, event, region, account_id, reason, enqueued_at)
     SELECT s.name, m.event, m.region, m.account_id, 'source dropped', m.enqueued_at FROM moved m;
@@ -418,18 +480,29 @@ $fn$;
 --  * the check is a statement-level AFTER INSERT trigger (once per INSERT/COPY statement,
 --    never per row), and it is attached to the queue only while some source has a cap
 --    (_sync_backpressure_trigger below adds/drops it when sources change);
---  * it first bounds the queue size from above with max(id) - min(id) + 1: two probes of
---    the primary key, O(log n). Ids only grow, so while that bound is within every cap
---    (the normal case: delivery keeps up) nothing is counted;
---  * only when the bound exceeds a cap does it count the capped sources' rows (the queue
---    has no index by source, to keep inserts cheap, so that is a scan), and each session
---    reuses the verdict for one second (session setting securitylake_bp.verdict): a
---    producer overshoots a cap by at most what it inserts in a second, and a backlog
---    costs it one scan per second instead of one per statement;
+--  * it first bounds each capped source's queued rows from above with max(id) - min(id)
+--    + 1 of each of its routing keys: two probes of the primary key (route_key, id),
+--    O(log n). While that bound is within every cap (the normal case: delivery keeps up)
+--    nothing is counted;
+--  * only when a bound exceeds its cap does it count that source's rows (an index range
+--    scan, LIMIT cap + 1), and each session reuses that verdict for one second: a producer
+--    overshoots a cap by at most what it inserts in a second, and a backlog costs it one
+--    count per second instead of one per statement. The verdict is kept in the backend's
+--    own memory by C functions only this trigger may call (_bp_cached, _bp_remember): a
+--    producer cannot set it (a session setting, as in 0.1.0, anyone could);
 --  * a statement is refused only if it queues rows for a source over its cap (checked
 --    against the statement's transition table), so one stuck source does not block the
 --    others' producers. The transition table is the one per-row cost: PostgreSQL keeps
 --    the inserted rows in a tuplestore for the statement while a cap is set.
+CREATE FUNCTION securitylake._bp_cached()
+    RETURNS text[]
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'securitylake_bp_cached';
+CREATE FUNCTION securitylake._bp_remember(over text[])
+    RETURNS void
+    LANGUAGE c VOLATILE
+    AS 'MODULE_PATHNAME', 'securitylake_bp_remember';
+
 CREATE FUNCTION securitylake._check_backpressure()
     RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
@@ -437,34 +510,40 @@ CREATE FUNCTION securitylake._check_backpressure()
 AS $fn$
 DECLARE
     s record;
+    k text;
     bound bigint;
     queued bigint;
-    verdict text[] := string_to_array(current_setting('securitylake_bp.verdict', true), '|');
-    now_s double precision := extract(epoch FROM clock_timestamp());
-    over text[] := '{}';
+    over text[];
     hit record;
 BEGIN
-    SELECT coalesce((SELECT q.id FROM securitylake.queue q ORDER BY q.id DESC LIMIT 1)
-                    - (SELECT q.id FROM securitylake.queue q ORDER BY q.id LIMIT 1) + 1, 0)
-      INTO bound;
-    IF NOT EXISTS (SELECT 1 FROM securitylake.source o WHERE o.max_queued_rows < bound) THEN
+    -- Sources whose queued rows may exceed their cap: the upper bound first.
+    FOR s IN SELECT o.name, o.max_queued_rows, securitylake.source_route_keys(o.name, o.route_by_class, o.class_uid) AS keys
+               FROM securitylake.source o WHERE o.max_queued_rows IS NOT NULL ORDER BY o.name LOOP
+        bound := 0;
+        FOREACH k IN ARRAY s.keys LOOP
+            bound := bound + coalesce((SELECT q.id FROM securitylake.queue q WHERE q.route_key = k ORDER BY q.id DESC LIMIT 1)
+                                      - (SELECT q.id FROM securitylake.queue q WHERE q.route_key = k ORDER BY q.id LIMIT 1) + 1, 0);
+        END LOOP;
+        IF bound > s.max_queued_rows THEN
+            over := coalesce(over, '{}') || s.name;
+        END IF;
+    END LOOP;
+    IF over IS NULL THEN
         RETURN NULL;
     END IF;
-    IF cardinality(verdict) = 2 AND verdict[1] ~ '^[0-9.]+$' AND verdict[1]::double precision > now_s THEN
-        over := string_to_array(nullif(verdict[2], ''), ',');
-    ELSE
-        FOR s IN SELECT * FROM securitylake.source o WHERE o.max_queued_rows < bound ORDER BY o.name LOOP
+    -- Then the count, at most once a second per session.
+    over := securitylake._bp_cached();
+    IF over IS NULL THEN
+        over := '{}';
+        FOR s IN SELECT o.name, o.max_queued_rows, securitylake.source_route_keys(o.name, o.route_by_class, o.class_uid) AS keys
+                   FROM securitylake.source o WHERE o.max_queued_rows IS NOT NULL ORDER BY o.name LOOP
             SELECT count(*) INTO queued FROM (
-                SELECT 1 FROM securitylake.queue q
-                 WHERE q.source = s.name
-                    OR (q.source IS NULL AND s.route_by_class AND q.event->'class_uid' = to_jsonb(s.class_uid))
-                 LIMIT s.max_queued_rows + 1) sub;
+                SELECT 1 FROM securitylake.queue q WHERE q.route_key = ANY (s.keys) LIMIT s.max_queued_rows + 1) sub;
             IF queued > s.max_queued_rows THEN
                 over := over || s.name;
             END IF;
         END LOOP;
-        PERFORM pg_catalog.set_config('securitylake_bp.verdict',
-                                      concat_ws('|', (now_s + 1)::text, array_to_string(over, ',')), false);
+        PERFORM securitylake._bp_remember(over);
     END IF;
     IF cardinality(over) = 0 THEN
         RETURN NULL;
@@ -474,8 +553,7 @@ BEGIN
       FROM securitylake.source o
      WHERE o.name = ANY (over)
        AND EXISTS (SELECT 1 FROM new_rows n
-                    WHERE n.source = o.name
-                       OR (n.source IS NULL AND o.route_by_class AND n.event->'class_uid' = to_jsonb(o.class_uid)))
+                    WHERE n.route_key = ANY (securitylake.source_route_keys(o.name, o.route_by_class, o.class_uid)))
      ORDER BY o.name LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'securitylake source "%" has more than % queued events', hit.name, hit.max_queued_rows
@@ -497,7 +575,7 @@ DECLARE
     present bool := EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'securitylake.queue'::regclass
                                                       AND tgname = 'securitylake_backpressure');
 BEGIN
-    PERFORM pg_catalog.set_config('securitylake_bp.verdict', '', false);
+    PERFORM securitylake._bp_remember(NULL);
     IF wanted AND NOT present THEN
         CREATE TRIGGER securitylake_backpressure AFTER INSERT ON securitylake.queue
             REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION securitylake._check_backpressure();

@@ -33,8 +33,7 @@ CREATE VIEW securitylake.status AS
       LEFT JOIN LATERAL (
             SELECT count(*) AS queued_rows, min(qq.enqueued_at) AS oldest_enqueued_at
               FROM securitylake.queue qq
-             WHERE qq.source = s.name
-                OR (qq.source IS NULL AND s.route_by_class AND qq.event->'class_uid' = to_jsonb(s.class_uid))) q ON true
+             WHERE qq.route_key = ANY (securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid))) q ON true
       LEFT JOIN LATERAL (
             SELECT count(*) AS objects, sum(up.rows) AS rows, sum(up.bytes) AS bytes
               FROM securitylake.uploads up WHERE up.source = s.name) u ON true;
@@ -43,17 +42,20 @@ COMMENT ON VIEW securitylake.status IS 'per-source delivery: queued rows, age, l
 -- Queued rows that no source takes (they are dead-lettered by the worker).
 CREATE VIEW securitylake.unrouted AS
     SELECT q.* FROM securitylake.queue q
-     WHERE CASE WHEN q.source IS NOT NULL
-                THEN NOT EXISTS (SELECT 1 FROM securitylake.source s WHERE s.name = q.source)
-                ELSE NOT EXISTS (SELECT 1 FROM securitylake.source s
-                                  WHERE s.route_by_class AND q.event->'class_uid' = to_jsonb(s.class_uid)) END;
+     WHERE NOT EXISTS (SELECT 1 FROM securitylake.source s
+                        WHERE q.route_key = ANY (securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid)));
 
 -- Privileges. Nothing to PUBLIC. Producers (securitylake_writer) may only insert into
 -- the queue; operators (securitylake_admin) read everything but the credentials.
 REVOKE ALL ON ALL TABLES IN SCHEMA securitylake FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA securitylake FROM PUBLIC;
 GRANT USAGE ON SCHEMA securitylake TO securitylake_writer, securitylake_admin;
-GRANT INSERT ON securitylake.queue TO securitylake_writer;
+-- Producers name their columns: they cannot choose queue ids (OVERRIDING SYSTEM VALUE
+-- needs the id column) nor enqueued_at.
+GRANT INSERT (source, event, region, account_id) ON securitylake.queue TO securitylake_writer;
+GRANT EXECUTE ON FUNCTION securitylake.route_key(text, jsonb)
+    TO securitylake_writer, securitylake_admin, securitylake_worker;
+GRANT EXECUTE ON FUNCTION securitylake.source_route_keys(text, bool, int) TO securitylake_admin, securitylake_worker;
 GRANT SELECT ON securitylake.queue, securitylake.uploads, securitylake.dead_letter,
                 securitylake.sources, securitylake.status, securitylake.unrouted
     TO securitylake_admin;

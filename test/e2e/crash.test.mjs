@@ -104,9 +104,11 @@ after(async () => {
 
 for (const step of ['claimed', 'uploaded', 'committed-before', 'committed']) {
   test(`worker abort() at step "${step}" loses and duplicates nothing`, { skip: skipNoPg }, async () => {
-    queueRun(100 + runsDone);
     // One-shot (the token): the worker restarted after the crash does not crash again.
+    // Armed before the events are queued: the worker may take them at once (its
+    // batch_record_count threshold), before the flush below asks.
     setFault(`abort:${step}:run${runsDone}-${Date.now()}`);
+    queueRun(100 + runsDone);
     try { psql(`SELECT count(*) FROM securitylake.flush('crash', '10 s')`); } catch { /* the crash ends our session */ }
     await waitForServer();
     assert.match(serverLog(), new RegExp(`test fault: abort at step "${step}"`), 'the fault fired');

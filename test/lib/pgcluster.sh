@@ -26,6 +26,8 @@ shared_preload_libraries = 'securitylake, pg_cron'
 cron.database_name = '$db'
 cron.host = '127.0.0.1'
 securitylake.database = '$db'
+# The gate and the tests' local stubs: plain http on loopback, any port.
+securitylake.allowed_endpoints = 'http://127.0.0.1, https://127.0.0.1, http://localhost'
 max_worker_processes = 32
 log_line_prefix = '%m [%p] %q%a '
 CONF

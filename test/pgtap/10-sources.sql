@@ -54,10 +54,10 @@ SELECT throws_ok(pg_temp.src(schema => quote_literal('{"Tag":"name=r","Fields":[
 SELECT throws_ok(pg_temp.src(schema => quote_literal('{"Tag":"name=r","Fields":[{"Name":"x"}]}')), '22023',
     'invalid Parquet schema at $.Fields[0]: a schema node has no "Tag" string', 'a node without a Tag is refused');
 -- batch limits
-SELECT throws_ok(pg_temp.src(extra => ', batch_record_count => 0'), '22023', 'invalid batch_record_count 0', 'batch_record_count 0 is refused');
+SELECT throws_ok(pg_temp.src(extra => ', batch_record_count => -1'), '22023', 'invalid batch_record_count -1', 'a negative batch_record_count is refused');
 SELECT throws_ok(pg_temp.src(extra => ', batch_record_count => 10000001'), '22023', 'invalid batch_record_count 10000001', 'batch_record_count above 10M is refused');
 SELECT throws_ok(pg_temp.src(extra => ', batch_data_size => 1048575'), '22023', 'invalid batch_data_size 1048575', 'batch_data_size below 1 MiB is refused');
-SELECT throws_ok(pg_temp.src(extra => ', batch_data_size => 1073741825'), '22023', 'invalid batch_data_size 1073741825', 'batch_data_size above 1 GiB is refused');
+SELECT throws_ok(pg_temp.src(extra => ', batch_data_size => 68719476737'), '22023', 'invalid batch_data_size 68719476737', 'batch_data_size above 64 GiB is refused');
 SELECT throws_ok(pg_temp.src(extra => ', publish_rate => ''500 ms'''), '22023', NULL, 'publish_rate below 1 second is refused');
 SELECT throws_ok(pg_temp.src(extra => ', publish_rate => ''25 hours'''), '22023', 'invalid publish_rate 25:00:00', 'publish_rate above 1 day is refused');
 -- options

@@ -25,7 +25,7 @@ SELECT col_type_is('securitylake', 'status', 'objects_uploaded', 'bigint', 'stat
 SELECT col_type_is('securitylake', 'status', 'rows_uploaded', 'bigint', 'status.rows_uploaded is bigint');
 SELECT col_type_is('securitylake', 'status', 'bytes_uploaded', 'bigint', 'status.bytes_uploaded is bigint');
 SELECT col_type_is('securitylake', 'status', 'dead_letters', 'bigint', 'status.dead_letters is bigint');
-SELECT columns_are('securitylake', 'unrouted', ARRAY['id', 'source', 'event', 'region', 'account_id', 'enqueued_at'], 'unrouted has the queue''s columns');
+SELECT columns_are('securitylake', 'unrouted', ARRAY['id', 'source', 'event', 'region', 'account_id', 'enqueued_at', 'route_key'], 'unrouted has the queue''s columns');
 
 -- Fixture: a routing source (3002), a named-only source of the same class, a 4001 source.
 SELECT securitylake.create_source('v_auth', 's3://bucket-v/ext/v_auth/1.0/', NULL, NULL, 3002, 'eu-west-1', '123456789012');
@@ -38,8 +38,8 @@ INSERT INTO securitylake.queue (source, event, enqueued_at) VALUES
     ('v_auth2', '{"class_uid": 3002}', now()),                     -- by name only
     (NULL, '{"class_uid": 9999}', now()),                          -- no source
     ('gone', '{"class_uid": 1007}', now());                        -- unknown source
-INSERT INTO securitylake.batch (source, region, account_id, event_day, object_key, ids)
-VALUES ('v_auth', 'eu-west-1', '123456789012', '2026-11-28', 'ext/v_auth/1.0/region=eu-west-1/accountId=123456789012/eventDay=20261128/x.parquet', '{1}');
+INSERT INTO securitylake.batch (source, route_key, region, account_id, event_day, object_key, ids, sizes, raw_bytes)
+VALUES ('v_auth', 'v_auth', 'eu-west-1', '123456789012', '2026-11-28', 'ext/v_auth/1.0/region=eu-west-1/accountId=123456789012/eventDay=20261128/x.parquet', '{1}', '{20}', 20);
 INSERT INTO securitylake.uploads (source, object_key, region, account_id, event_day, rows, bytes, attempts, finished_at) VALUES
     ('v_auth', 'k1', 'eu-west-1', '123456789012', '2026-11-27', 10, 1000, 1, now() - interval '1 day'),
     ('v_auth', 'k2', 'eu-west-1', '123456789012', '2026-11-28', 5, 500, 2, now() - interval '1 minute');

@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS securitylake;
-SELECT plan(55);
+SELECT plan(56);
 
 -- Throwaway login-less roles: a member of each group role, and one with nothing.
 CREATE ROLE t_nobody NOLOGIN;
@@ -28,20 +28,30 @@ SELECT is((SELECT string_agg(c.relname, ', ') FROM pg_class c
           NULL, 'no table, view or sequence is accessible by PUBLIC');
 SELECT ok(NOT has_schema_privilege('t_nobody', 'securitylake', 'USAGE'), 'a role without grants has no schema usage');
 
--- Every function in plpgsql/sql is SECURITY DEFINER with search_path pinned to pg_catalog, pg_temp.
--- (The C functions — version, flush, _ocsf_classes, parquet_schema — run as the caller and use no search_path.)
+-- Every function in plpgsql/sql pins search_path to pg_catalog, pg_temp; those callers use to
+-- act on tables they have no grant on are SECURITY DEFINER. The workers' helpers run as their
+-- caller (securitylake_worker) on purpose. route_key and source_route_keys are SQL-standard
+-- bodies (RETURN …): parsed once at creation, so no search_path applies to them at run time.
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
                  WHERE p.pronamespace = 'securitylake'::regnamespace AND l.lanname IN ('plpgsql', 'sql')$$,
               ARRAY['_validate_parquet_schema', '_validate_source', 'create_source', 'alter_source', 'drop_source',
-                    'set_credentials', 'clear_credentials', 'retry_dead_letter', '_check_backpressure', '_sync_backpressure_trigger'],
+                    'set_credentials', 'clear_credentials', 'retry_dead_letter', '_check_backpressure', '_sync_backpressure_trigger',
+                    'route_key', 'source_route_keys', '_queued_keys', '_flush_pending', '_flush_skipped'],
               'the SQL-level functions are the expected ones');
 SELECT is((SELECT string_agg(p.proname, ', ') FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
             WHERE p.pronamespace = 'securitylake'::regnamespace AND l.lanname IN ('plpgsql', 'sql')
-              AND NOT (p.prosecdef AND p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp'])),
-          NULL, 'every plpgsql/sql function is SECURITY DEFINER with search_path = pg_catalog, pg_temp');
+              AND p.prosqlbody IS NULL
+              AND NOT (p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp']
+                       AND (p.prosecdef OR p.proname IN ('_queued_keys', '_flush_pending', '_flush_skipped')))),
+          NULL, 'every plpgsql/sql function pins search_path = pg_catalog, pg_temp; all but the workers'' helpers are SECURITY DEFINER');
+SELECT is((SELECT string_agg(p.proname, ', ') FROM pg_proc p
+            WHERE p.pronamespace = 'securitylake'::regnamespace AND p.prosqlbody IS NOT NULL
+              AND p.proname NOT IN ('route_key', 'source_route_keys')),
+          NULL, 'only route_key and source_route_keys have SQL-standard bodies');
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
                  WHERE p.pronamespace = 'securitylake'::regnamespace AND l.lanname = 'c'$$,
-              ARRAY['version', 'flush', '_ocsf_classes', 'parquet_schema'], 'the C functions are the listed ones');
+              ARRAY['version', 'flush', '_ocsf_classes', 'parquet_schema', '_check_endpoint', '_caller_is_superuser',
+                    '_bp_cached', '_bp_remember', '_raw_size', '_worker_alive'], 'the C functions are the listed ones');
 
 -- A role without grants reads nothing.
 SET LOCAL ROLE t_nobody;

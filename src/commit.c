@@ -1,0 +1,131 @@
+/*-------------------------------------------------------------------------
+ *
+ * commit.c
+ *		Step 3: commit. In one transaction for the delivered batches of one
+ *		source: each batch still held by this worker is removed, its
+ *		delivered rows deleted, its refused events dead-lettered, its upload
+ *		logged — and what did not fit in its object recorded as a new batch.
+ *
+ * The batch row is removed first and only while this worker holds it: if the
+ * extension was dropped and created again meanwhile (ids restart, the same
+ * ids name other rows) or the source was dropped, nothing else is touched.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+
+#include "batches.h"
+#include "commit.h"
+#include "schedule.h"
+#include "securitylake.h"
+#include "sources.h"
+#include "step.h"
+
+static int
+compare_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/*
+ * Delete ids[0 .. ndelivered): one index range scan over the key's rows
+ * between the lowest and the highest id, filtered by the hashed id list
+ * (claims take rows oldest first, so they are mostly one range).
+ */
+static void
+delete_delivered_rows(SlBatch *b)
+{
+	Oid			types[4] = {TEXTOID, INT8OID, INT8OID, INT8ARRAYOID};
+	Datum		values[4];
+	int64	   *ids;
+
+	if (b->ndelivered == 0)
+		return;
+	ids = palloc(sizeof(int64) * b->ndelivered);
+	memcpy(ids, b->ids, sizeof(int64) * b->ndelivered);
+	qsort(ids, b->ndelivered, sizeof(int64), compare_int64);
+	values[0] = CStringGetTextDatum(b->route_key);
+	values[1] = Int64GetDatum(ids[0]);
+	values[2] = Int64GetDatum(ids[b->ndelivered - 1]);
+	values[3] = sl_int8_array(ids, b->ndelivered);
+	sl_exec("DELETE FROM securitylake.queue q"
+			" WHERE q.route_key OPERATOR(pg_catalog.=) $1"
+			"   AND q.id OPERATOR(pg_catalog.>=) $2 AND q.id OPERATOR(pg_catalog.<=) $3"
+			"   AND q.id OPERATOR(pg_catalog.=) ANY ($4)",
+			4, types, values, NULL, SPI_OK_DELETE);
+	pfree(ids);
+}
+
+static void
+log_upload(SlBatch *b)
+{
+	Oid			types[9] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT8OID, INT8OID, INT8OID, INT4OID};
+	Datum		values[9];
+
+	values[0] = CStringGetTextDatum(b->source->name);
+	values[1] = CStringGetTextDatum(b->object_key);
+	values[2] = CStringGetTextDatum(b->region);
+	values[3] = CStringGetTextDatum(b->account_id);
+	values[4] = Int32GetDatum(b->event_day);
+	values[5] = Int64GetDatum(b->rows);
+	values[6] = Int64GetDatum(b->bytes);
+	values[7] = Int64GetDatum(b->delivered_raw);
+	values[8] = Int32GetDatum(b->attempts + 1);
+	sl_exec("INSERT INTO securitylake.uploads"
+			"       (source, object_key, region, account_id, event_day, rows, bytes, raw_bytes, attempts)"
+			"VALUES ($1, $2, $3, $4, CAST('1970-01-01' AS pg_catalog.date) OPERATOR(pg_catalog.+) $5,"
+			"        $6, $7, $8, $9)",
+			9, types, values, NULL, SPI_OK_INSERT);
+}
+
+/* One batch; false when this worker no longer holds it (nothing was changed). */
+static bool
+commit_batch(SlBatch *b)
+{
+	if (!sl_batch_delete_held(b))
+		return false;
+	sl_batch_flush_rejects(b);
+	delete_delivered_rows(b);
+	if (b->ndelivered < b->nids)
+		sl_batch_record_remainder(b);
+	if (b->rows > 0)
+		log_upload(b);
+	return true;
+}
+
+void
+sl_commit_batches(List *batches)
+{
+	SlSource   *source;
+	int64		rows = 0;
+	ListCell   *lc;
+
+	if (batches == NIL)
+		return;
+	source = ((SlBatch *) linitial(batches))->source;
+	sl_begin_step("securitylake: committing uploaded batches");
+	foreach(lc, batches)
+	{
+		SlBatch    *b = lfirst(lc);
+
+		if (commit_batch(b))
+			rows += b->rows;
+	}
+	sl_clear_failures_sql(source, rows > 0);
+	sl_test_fault_point("committed-before");
+	sl_end_step();
+	sl_note_recovered(source);
+	foreach(lc, batches)
+	{
+		SlBatch    *b = lfirst(lc);
+
+		sl_note_object(source, b->delivered_raw, b->bytes);
+	}
+}

@@ -1,0 +1,460 @@
+/*-------------------------------------------------------------------------
+ *
+ * deliver.c
+ *		Step 2: encode a batch and upload its object, streaming.
+ *
+ * Memory does not grow with the object: the batch's events are read a page
+ * at a time (at most PAGE_BYTES of JSON, in short transactions of their own),
+ * the encoder buffers one row group (the source's row_group_size), and its
+ * sink hands the object's bytes to S3 as multipart parts of sl_s3_part_size()
+ * as they fill. The UploadId is recorded with the batch before the first part
+ * is sent, so that after a crash the next attempt aborts that upload before
+ * writing the same key again.
+ *
+ * No transaction is open while bytes go to S3, and nothing in here may
+ * longjmp through libcurl or the Parquet writer: the sink catches every
+ * ERROR and reports it as a write failure.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "batches.h"
+#include "deliver.h"
+#include "schedule.h"
+#include "securitylake.h"
+#include "shred.h"
+#include "step.h"
+#include "upload.h"
+
+/* At most this much JSON (and this many events) is read and held at once. */
+#define PAGE_BYTES (8 * 1024 * 1024)
+#define PAGE_ROWS 2000
+
+/* The object being written: its current part and the parts sent. */
+typedef struct ObjectStream
+{
+	SlBatch    *batch;
+	MemoryContext cxt;			/* the stream's own: the sink runs in the encoder's contexts */
+	char	   *buf;
+	size_t		len;
+	size_t		cap;
+	size_t		part_size;
+	SlPart	   *parts;
+	int			nparts;
+	int			maxparts;
+	int64		written;		/* bytes of the object so far */
+	char	   *error;			/* why the sink failed, or NULL */
+	bool		transport;		/* ... S3/STS/network rather than something else */
+	bool		encoding;		/* events are being added (an ERROR now may be theirs) */
+} ObjectStream;
+
+/* ----------------------------------------------------------------
+ * The sink: parts as they fill
+ * ---------------------------------------------------------------- */
+
+static bool
+send_part(ObjectStream *s)
+{
+	SlBatch    *b = s->batch;
+	char	   *upload_id = NULL;
+
+	if (b->upload_id == NULL)
+	{
+		if (!sl_s3_multipart_create(b->source, b->object_key, &upload_id, &s->error))
+		{
+			s->transport = true;
+			return false;
+		}
+		/* Recorded before any part is sent: a crash then aborts this upload. */
+		sl_batch_save_upload_id(b, upload_id);
+	}
+	if (s->nparts == s->maxparts)
+	{
+		s->maxparts = Max(16, s->maxparts * 2);
+		s->parts = s->parts ? repalloc(s->parts, sizeof(SlPart) * s->maxparts)
+			: MemoryContextAlloc(s->cxt, sizeof(SlPart) * s->maxparts);
+	}
+	if (!sl_s3_upload_part(b->source, b->object_key, b->upload_id, s->nparts + 1, s->buf, s->len,
+						   &s->parts[s->nparts], &s->error))
+	{
+		s->transport = true;
+		return false;
+	}
+	s->nparts++;
+	s->len = 0;
+	return true;
+}
+
+static void
+buffer_append(ObjectStream *s, const void *data, size_t len)
+{
+	if (s->len + len > s->cap)
+	{
+		size_t		cap = Max(s->cap * 2, s->len + len);
+
+		s->buf = s->buf ? repalloc_huge(s->buf, cap) : MemoryContextAllocHuge(s->cxt, cap);
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, data, len);
+	s->len += len;
+}
+
+/*
+ * pq_sink write: called by the Parquet writer as row groups close. An ERROR
+ * (a failed step recording the UploadId, out of memory) is caught here and
+ * becomes a write failure: it must not unwind the writer's frames.
+ */
+static int
+sink_write(void *ctx, const void *data, size_t len)
+{
+	ObjectStream *s = ctx;
+	MemoryContext cxt = MemoryContextSwitchTo(s->cxt);
+	volatile bool ok = true;
+
+	if (s->error)
+	{
+		MemoryContextSwitchTo(cxt);
+		return -1;
+	}
+	PG_TRY();
+	{
+		buffer_append(s, data, len);
+		s->written += len;
+		if (s->len >= s->part_size)
+			ok = send_part(s);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(s->cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (IsTransactionState())
+			AbortCurrentTransaction();
+		s->error = edata->message;
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	return ok ? 0 : -1;
+}
+
+/* Upload what is left: one PutObject, or the last part and the completion. */
+static bool
+finish_object(ObjectStream *s)
+{
+	SlBatch    *b = s->batch;
+
+	s->transport = true;
+	if (b->upload_id == NULL)
+		return sl_s3_put(b->source, b->object_key, s->buf, s->len, &s->error);
+	if (s->len > 0 && !send_part(s))
+		return false;
+	return sl_s3_multipart_complete(b->source, b->object_key, b->upload_id, s->parts, s->nparts, &s->error);
+}
+
+/* ----------------------------------------------------------------
+ * Pages of events
+ * ---------------------------------------------------------------- */
+
+typedef struct PageSlot
+{
+	int64		id;
+	int			pos;
+} PageSlot;
+
+static int
+compare_slots(const void *a, const void *b)
+{
+	int64		x = ((const PageSlot *) a)->id;
+	int64		y = ((const PageSlot *) b)->id;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* Where the page starting at from ends (at least one event). */
+static int
+page_end(SlBatch *b, int from)
+{
+	int64		bytes = 0;
+	int			to = from;
+
+	while (to < b->nids && to - from < PAGE_ROWS && (to == from || bytes + b->sizes[to] <= PAGE_BYTES))
+		bytes += b->sizes[to++];
+	return to;
+}
+
+/*
+ * Read ids[from .. to) into events[] (record order), copied into cxt; a row
+ * that is gone (dead-lettered by an earlier attempt) stays NULL. The same
+ * short transaction dead-letters the events refused so far.
+ */
+static void
+read_page(SlBatch *b, int from, int to, Jsonb **events, MemoryContext cxt)
+{
+	int			n = to - from;
+	PageSlot   *slots = palloc(sizeof(PageSlot) * n);
+	int64	   *ids = palloc(sizeof(int64) * n);
+	Oid			types[2] = {TEXTOID, INT8ARRAYOID};
+	Datum		values[2];
+	int			i;
+	uint64		r;
+
+	for (i = 0; i < n; i++)
+	{
+		slots[i].id = b->ids[from + i];
+		slots[i].pos = i;
+		events[i] = NULL;
+	}
+	qsort(slots, n, sizeof(PageSlot), compare_slots);
+	for (i = 0; i < n; i++)
+		ids[i] = slots[i].id;
+	values[0] = CStringGetTextDatum(b->route_key);
+	values[1] = sl_int8_array(ids, n);
+	sl_begin_step("securitylake: reading events");
+	sl_batch_flush_rejects(b);
+	sl_exec("SELECT q.id, q.event FROM securitylake.queue q"
+			" WHERE q.route_key OPERATOR(pg_catalog.=) $1 AND q.id OPERATOR(pg_catalog.=) ANY ($2)",
+			2, types, values, NULL, SPI_OK_SELECT);
+	for (r = 0; r < SPI_processed; r++)
+	{
+		PageSlot	key;
+		PageSlot   *hit;
+		bool		isnull;
+		MemoryContext old;
+
+		key.id = sl_int8_col(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, 0);
+		hit = bsearch(&key, slots, n, sizeof(PageSlot), compare_slots);
+		if (hit == NULL)
+			continue;
+		old = MemoryContextSwitchTo(cxt);
+		events[hit->pos] = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
+		MemoryContextSwitchTo(old);
+	}
+	sl_end_step();
+	pfree(slots);
+	pfree(ids);
+}
+
+static void
+add_reject(SlBatch *b, int64 id, char *reason)
+{
+	MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(b));
+
+	if (b->reject_ids == NULL)
+	{
+		b->reject_ids = palloc(sizeof(int64) * PAGE_ROWS);
+		b->reject_reasons = palloc(sizeof(char *) * PAGE_ROWS);
+	}
+	b->reject_ids[b->nrejects] = id;
+	b->reject_reasons[b->nrejects++] = pstrdup(reason);
+	MemoryContextSwitchTo(old);
+}
+
+/* ----------------------------------------------------------------
+ * The batch
+ * ---------------------------------------------------------------- */
+
+/* The object has reached its target size: close it here. */
+static bool
+object_full(SlEncoder *enc, int64 object_size)
+{
+	return (int64) (sl_encoder_bytes_written(enc) + sl_encoder_bytes_buffered(enc)) >= object_size;
+}
+
+/*
+ * Encode the batch's events into enc, page by page, until they are all in or
+ * the object is full; sets b->ndelivered. Raises an ERROR when the sink
+ * failed (the stream holds why).
+ */
+static void
+encode_events(SlBatch *b, SlEncoder *enc, ObjectStream *s)
+{
+	MemoryContext page_cxt = AllocSetContextCreate(CurrentMemoryContext, "securitylake page",
+												   ALLOCSET_DEFAULT_SIZES);
+	Jsonb	  **events = palloc(sizeof(Jsonb *) * PAGE_ROWS);
+	int64		object_size = sl_object_size(b->source);
+	int			from = 0;
+
+	b->ndelivered = 0;
+	b->delivered_raw = 0;
+	while (from < b->nids)
+	{
+		int			to = page_end(b, from);
+		int			i;
+
+		CHECK_FOR_INTERRUPTS();
+		if (sl_stop_requested())
+			ereport(ERROR,
+					(errcode(ERRCODE_ADMIN_SHUTDOWN),
+					 errmsg("securitylake: delivery interrupted by a shutdown request")));
+		read_page(b, from, to, events, page_cxt);
+		pgstat_report_activity(STATE_RUNNING, "securitylake: encoding and uploading a batch");
+		for (i = 0; i < to - from; i++)
+		{
+			char	   *reason = NULL;
+
+			if (events[i] != NULL)
+				sl_test_fault_event(events[i]);
+			if (events[i] != NULL && !sl_encoder_add(enc, events[i], &reason))
+				add_reject(b, b->ids[from + i], reason);
+			if (s->error)
+				ereport(ERROR,
+						(errcode(ERRCODE_IO_ERROR),
+						 errmsg("securitylake: could not write the object: %s", s->error)));
+			b->ndelivered = from + i + 1;
+			b->delivered_raw += b->sizes[from + i];
+			if (object_full(enc, object_size))
+				break;
+		}
+		MemoryContextReset(page_cxt);
+		if (b->ndelivered < to)
+			break;				/* the object is full */
+		from = to;
+	}
+	MemoryContextDelete(page_cxt);
+}
+
+/* The multipart upload an earlier attempt left behind: its parts must not linger. */
+static bool
+abort_earlier_upload(SlBatch *b, char **error)
+{
+	if (b->upload_id == NULL)
+		return true;
+	if (!sl_s3_multipart_abort(b->source, b->object_key, b->upload_id, error))
+		return false;
+	sl_batch_save_upload_id(b, NULL);
+	return true;
+}
+
+static SlDeliverResult
+deliver(SlBatch *b, ObjectStream *s, SlEncoder **encp, char **error)
+{
+	pq_sink		sink;
+
+	if (!abort_earlier_upload(b, error))
+		return SL_UPLOAD_FAILED;
+	sink.write = sink_write;
+	sink.ctx = s;
+	*encp = sl_encoder_begin(b->source, sink);
+	s->encoding = true;
+	encode_events(b, *encp, s);
+	sl_test_fault_point("claimed");
+	sl_encoder_finish(*encp, &b->rows);
+	*encp = NULL;
+	s->encoding = false;
+	if (s->error)
+		ereport(ERROR,
+				(errcode(ERRCODE_IO_ERROR),
+				 errmsg("securitylake: could not write the object: %s", s->error)));
+	b->bytes = s->written;
+	if (b->rows == 0)
+	{
+		/* Every event was refused: no object, and no upload left open. */
+		if (b->upload_id && !sl_s3_multipart_abort(b->source, b->object_key, b->upload_id, error))
+			return SL_UPLOAD_FAILED;
+		return SL_DELIVERED;
+	}
+	pgstat_report_activity(STATE_RUNNING, "securitylake: uploading a batch");
+	if (!finish_object(s))
+	{
+		*error = s->error;
+		return SL_UPLOAD_FAILED;
+	}
+	sl_test_fault_point("uploaded");
+	return SL_DELIVERED;
+}
+
+/*
+ * Can an ERROR be the batch's events' doing? Not when it came before any
+ * event was added (the source's schema, the encoder), nor when the server ran
+ * short (memory, disk, connections), was told to stop, or a lock or
+ * serialisation failed: splitting the batch would then blame good events.
+ */
+static bool
+error_may_be_content(int sqlerrcode, bool encoding)
+{
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_INSUFFICIENT_RESOURCES:
+		case ERRCODE_OPERATOR_INTERVENTION:
+		case ERRCODE_SYSTEM_ERROR:
+		case ERRCODE_TRANSACTION_ROLLBACK:
+		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:
+		case ERRCODE_CONFIG_FILE_ERROR:
+			return false;
+		default:
+			return encoding;
+	}
+}
+
+SlDeliverResult
+sl_deliver_batch(SlBatch *b, char **error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	MemoryContext work = AllocSetContextCreate(cxt, "securitylake delivery", ALLOCSET_DEFAULT_SIZES);
+	ObjectStream s;
+	SlEncoder  *volatile enc = NULL;
+	volatile SlDeliverResult result;
+
+	memset(&s, 0, sizeof(s));
+	s.batch = b;
+	s.cxt = work;
+	s.part_size = sl_s3_part_size();
+	*error = NULL;
+	MemoryContextSwitchTo(work);
+	PG_TRY();
+	{
+		result = deliver(b, &s, (SlEncoder **) &enc, error);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (IsTransactionState())
+			AbortCurrentTransaction();
+		if (enc != NULL)
+			sl_encoder_abandon(enc);
+		if (s.error && s.transport)
+		{
+			*error = pstrdup(s.error);
+			result = SL_UPLOAD_FAILED;
+		}
+		else if (edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN || edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		{
+			*error = edata->message;
+			result = SL_INTERRUPTED;
+		}
+		else
+		{
+			*error = edata->detail ? psprintf("%s: %s", edata->message, edata->detail) : edata->message;
+			result = error_may_be_content(edata->sqlerrcode, s.encoding) ? SL_ENCODE_FAILED : SL_SOURCE_FAILED;
+		}
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	if (*error)
+		*error = pstrdup(*error);
+	if (result != SL_DELIVERED && b->upload_id != NULL)
+	{
+		char	   *ignored;
+
+		/* Best effort: the next attempt aborts it anyway (the id is recorded). */
+		(void) sl_s3_multipart_abort(b->source, b->object_key, b->upload_id, &ignored);
+	}
+	MemoryContextDelete(work);
+	return result;
+}

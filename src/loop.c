@@ -1,0 +1,690 @@
+/*-------------------------------------------------------------------------
+ *
+ * loop.c
+ *		The background workers: their connection and identity, and the cycle
+ *		claim → deliver → commit over every source.
+ *
+ * Exactly once into the lake:
+ *   1. claim (claim.c): a source's queued rows of one routing key, grouped
+ *      by partition, each group recorded as a batch — its object key and its
+ *      ids — in a committed transaction;
+ *   2. deliver (deliver.c): encode and upload with no transaction open;
+ *   3. commit (commit.c): delete the batch's rows, dead-letter the events
+ *      that could not be encoded, log the upload, forget the batch — one
+ *      transaction.
+ * A batch left behind by a crash or a failed attempt is pending: the next
+ * cycle uploads it again to the same key with the same rows (batches.c), so
+ * the lake holds every event once.
+ *
+ * Trust: a worker connects as the bootstrap superuser (PostgreSQL 15 lets a
+ * background worker connect only as a role that may log in), then at once
+ * pins search_path to pg_catalog, pg_temp, overrides the settings its
+ * statements depend on whatever the database or role says, and becomes
+ * securitylake_worker for good (SECURITY_LOCAL_USERID_CHANGE |
+ * SECURITY_RESTRICTED_OPERATION: no SET ROLE back). Every statement then runs
+ * with that role's grants only, and is written schema-qualified (step.h).
+ *
+ * The loop follows worker_spi: signal handlers before unblocking signals,
+ * latch waits with WL_EXIT_ON_PM_DEATH, one short transaction per step,
+ * pgstat_report_activity and pgstat_report_stat (without the latter,
+ * autovacuum never sees the worker's deletes and the queue bloats).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/pmsignal.h"
+#include "storage/proc.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+#include "batches.h"
+#include "claim.h"
+#include "commit.h"
+#include "deliver.h"
+#include "schedule.h"
+#include "securitylake.h"
+#include "shmem.h"
+#include "sources.h"
+#include "step.h"
+#include "sweep.h"
+
+/* Rows no source takes are looked for this often (and at every flush). */
+#define SWEEP_INTERVAL_MS (10 * 1000)
+/* Pending batches taken per cycle. */
+#define PENDING_PER_CYCLE 64
+
+static bool flush_mode = false;
+static MemoryContext cycle_cxt = NULL;
+static TimestampTz last_sweep = 0;
+
+bool
+sl_stop_requested(void)
+{
+	return ShutdownRequestPending || !PostmasterIsAlive();
+}
+
+/* ----------------------------------------------------------------
+ * Errors: logged with the source's name, charged to it, never a crash loop
+ * ---------------------------------------------------------------- */
+
+static void
+note_error(const char *what, SlSource *source)
+{
+	ErrorData  *edata;
+	MemoryContext old = MemoryContextSwitchTo(cycle_cxt);
+	char	   *msg;
+
+	edata = CopyErrorData();
+	MemoryContextSwitchTo(old);
+	FlushErrorState();
+	if (IsTransactionState())
+		AbortCurrentTransaction();
+	msg = edata->detail ? psprintf("%s: %s", edata->message, edata->detail) : edata->message;
+	if (source == NULL)
+	{
+		ereport(LOG,
+				(errmsg("securitylake: %s failed: %s", what, edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0));
+		return;
+	}
+	/* Recording the failure runs a step of its own: it must not throw again here. */
+	PG_TRY();
+	{
+		sl_record_failure(source, msg, true);
+	}
+	PG_CATCH();
+	{
+		FlushErrorState();
+		if (IsTransactionState())
+			AbortCurrentTransaction();
+		ereport(LOG,
+				(errmsg("securitylake: %s of source \"%s\" failed: %s", what, source->name, msg)));
+	}
+	PG_END_TRY();
+}
+
+typedef void (*SlStep) (void *arg);
+
+/* Run a step; an ERROR is logged and charged to the source (if any). */
+static void
+guarded(const char *what, SlStep step, void *arg, SlSource *source)
+{
+	MemoryContext old = CurrentMemoryContext;
+
+	PG_TRY();
+	{
+		step(arg);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		note_error(what, source);
+	}
+	PG_END_TRY();
+}
+
+/* ----------------------------------------------------------------
+ * Delivering batches
+ * ---------------------------------------------------------------- */
+
+/*
+ * A batch that could not be delivered. Transport failures back the source
+ * off; anything else splits the batch to isolate the events that cause it,
+ * with no backoff (each split is one step closer). Returns false.
+ */
+static bool
+delivery_failed(SlBatch *b, SlDeliverResult result, const char *error)
+{
+	const char *what;
+
+	switch (result)
+	{
+		case SL_UPLOAD_FAILED:
+		case SL_SOURCE_FAILED:
+			sl_batch_upload_failed(b, error);
+			sl_record_failure(b->source, error, true);
+			break;
+		case SL_ENCODE_FAILED:
+			what = sl_batch_encode_failed(b, error);
+			sl_record_failure(b->source, psprintf("batch " INT64_FORMAT " (%d events) failed: %s; %s",
+												  b->id, b->nids, error, what), false);
+			break;
+		default:
+			sl_batch_release(b);
+			break;
+	}
+	return false;
+}
+
+/*
+ * Deliver the batches of one claim (one source), then commit the delivered
+ * ones together. False when one failed: it and the ones after it are given
+ * back for a later attempt.
+ */
+static bool
+deliver_batches(List *batches)
+{
+	List	   *delivered = NIL;
+	ListCell   *lc;
+	bool		ok = true;
+
+	foreach(lc, batches)
+	{
+		SlBatch    *b = lfirst(lc);
+		char	   *error = NULL;
+		SlDeliverResult result;
+
+		if (!ok || sl_stop_requested())
+		{
+			sl_batch_release(b);
+			ok = false;
+			continue;
+		}
+		result = sl_deliver_batch(b, &error);
+		if (result == SL_DELIVERED)
+			delivered = lappend(delivered, b);
+		else
+			ok = delivery_failed(b, result, error);
+	}
+	if (delivered != NIL)
+	{
+		sl_commit_batches(delivered);
+		sl_test_fault_point("committed");
+	}
+	return ok;
+}
+
+typedef struct DrainArg
+{
+	SlSource   *source;
+} DrainArg;
+
+/*
+ * Drain one source: for each of its routing keys, claim and deliver until a
+ * claim from the queue's head comes back short of a limit.
+ */
+static void
+drain_source(void *arg)
+{
+	SlSource   *source = ((DrainArg *) arg)->source;
+	MemoryContext batch_cxt = AllocSetContextCreate(cycle_cxt, "securitylake batch", ALLOCSET_DEFAULT_SIZES);
+	int			key;
+
+	for (key = 0; key < source->nroute_keys; key++)
+	{
+		for (;;)
+		{
+			int64		from_id = sl_claim_start(source, key);
+			int64		last_id;
+			List	   *batches;
+			SlClaimResult claim;
+			bool		ok = true;
+			MemoryContext old;
+
+			CHECK_FOR_INTERRUPTS();
+			if (sl_stop_requested())
+				goto out;
+			old = MemoryContextSwitchTo(batch_cxt);
+			claim = sl_claim(source, key, from_id, &batches, &last_id);
+			if (batches != NIL)
+				ok = deliver_batches(batches);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(batch_cxt);
+			if (claim == SL_CLAIM_BUSY || !ok)
+			{
+				sl_claim_from_head(source, key);	/* given-back rows lie below */
+				goto out;
+			}
+			if (claim == SL_CLAIM_FULL)
+				sl_claim_continue_after(source, key, last_id);
+			else if (from_id > 0)
+				sl_claim_from_head(source, key);	/* one last look from the head */
+			else
+				break;
+		}
+	}
+	sl_source_drained(source);
+out:
+	MemoryContextDelete(batch_cxt);
+}
+
+typedef struct PendingArg
+{
+	SlBatch    *batch;
+} PendingArg;
+
+static void
+deliver_pending_batch(void *arg)
+{
+	SlBatch    *b = ((PendingArg *) arg)->batch;
+
+	sl_batch_load_ids(b);
+	(void) deliver_batches(list_make1(b));
+}
+
+/* Deliver the batches a crash or a failed attempt left behind, each charged to its source. */
+static void
+deliver_pending(List *sources)
+{
+	List	   *ready = NIL;
+	List	   *pending;
+	ListCell   *lc;
+	TimestampTz now = GetCurrentTimestamp();
+
+	foreach(lc, sources)
+	{
+		SlSource   *s = lfirst(lc);
+
+		if (s->enabled && (flush_mode || s->next_attempt_at <= now))
+			ready = lappend(ready, s);
+	}
+	pending = sl_take_pending(ready, PENDING_PER_CYCLE);
+	foreach(lc, pending)
+	{
+		PendingArg	arg;
+
+		arg.batch = lfirst(lc);
+		/* An earlier batch of the same source may have failed in this cycle. */
+		if (sl_stop_requested() || (!flush_mode && arg.batch->source->next_attempt_at > GetCurrentTimestamp()))
+		{
+			sl_batch_release(arg.batch);
+			continue;
+		}
+		guarded("delivery of a pending batch", deliver_pending_batch, &arg, arg.batch->source);
+	}
+}
+
+/* ----------------------------------------------------------------
+ * The cycle
+ * ---------------------------------------------------------------- */
+
+typedef struct CycleArg
+{
+	List	   *sources;
+} CycleArg;
+
+static void
+load_sources_step(void *arg)
+{
+	MemoryContext old = MemoryContextSwitchTo(cycle_cxt);
+
+	((CycleArg *) arg)->sources = sl_load_sources();
+	MemoryContextSwitchTo(old);
+}
+
+static void
+pending_step(void *arg)
+{
+	deliver_pending(((CycleArg *) arg)->sources);
+}
+
+static void
+sweep_step(void *arg)
+{
+	(void) arg;
+	sl_sweep_unroutable();
+}
+
+static void
+count_step(void *arg)
+{
+	sl_count_arrivals(((DrainArg *) arg)->source);
+}
+
+/*
+ * One pass over all sources. Returns how long the worker may sleep before
+ * something becomes due (a publish rate or a backoff ending).
+ */
+static long
+run_cycle(void)
+{
+	CycleArg	cycle = {NIL};
+	ListCell   *lc;
+	TimestampTz now;
+	TimestampTz wake = 0;
+
+	MemoryContextReset(cycle_cxt);
+	guarded("loading the sources", load_sources_step, &cycle, NULL);
+	guarded("the delivery of pending batches", pending_step, &cycle, NULL);
+	now = GetCurrentTimestamp();
+	if (flush_mode || TimestampDifferenceExceeds(last_sweep, now, SWEEP_INTERVAL_MS))
+	{
+		guarded("the sweep of events no source takes", sweep_step, NULL, NULL);
+		last_sweep = now;
+	}
+	foreach(lc, cycle.sources)
+	{
+		DrainArg	arg;
+
+		arg.source = lfirst(lc);
+		if (sl_stop_requested())
+			break;
+		/* Counts serve the thresholds; a flush drains every source anyway. */
+		if (!flush_mode && arg.source->enabled && arg.source->next_attempt_at <= now)
+			guarded("counting new events", count_step, &arg, arg.source);
+		if (sl_source_due(arg.source, GetCurrentTimestamp(), flush_mode))
+			guarded("delivery", drain_source, &arg, arg.source);
+		if (arg.source->enabled)
+		{
+			TimestampTz due = sl_source_next_due(arg.source);
+
+			if (wake == 0 || due < wake)
+				wake = due;
+		}
+	}
+	if (wake == 0)
+		return sl_naptime_ms;
+	return Max(10, Min((long) sl_naptime_ms, (long) ((wake - GetCurrentTimestamp()) / 1000)));
+}
+
+/* ----------------------------------------------------------------
+ * Connection and identity
+ * ---------------------------------------------------------------- */
+
+/*
+ * Settings the worker's statements depend on, whatever ALTER DATABASE or
+ * ALTER ROLE says: a database owner must not be able to make the worker
+ * resolve names elsewhere, run read-only, time out, or plan its claims as
+ * sequential scans.
+ */
+static const char *const pinned_settings[][2] = {
+	{"search_path", "pg_catalog, pg_temp"},
+	/* Exactly once needs the claim durable before the upload. */
+	{"synchronous_commit", "on"},
+	/* JIT would compile the claim anew for every batch (a tenth of the worker's time). */
+	{"jit", "off"},
+	{"default_transaction_read_only", "off"},
+	{"default_transaction_isolation", "read committed"},
+	{"default_transaction_deferrable", "off"},
+	{"statement_timeout", "0"},
+	{"lock_timeout", "30s"},
+	{"idle_in_transaction_session_timeout", "0"},
+	{"session_replication_role", "origin"},
+	{"TimeZone", "UTC"},
+	{"DateStyle", "ISO, YMD"},
+	{"IntervalStyle", "postgres"},
+	{"extra_float_digits", "1"},
+	{"bytea_output", "hex"},
+	{"row_security", "on"},
+	{"enable_indexscan", "on"},
+	{"enable_indexonlyscan", "on"},
+	{"enable_bitmapscan", "on"},
+	{"enable_seqscan", "on"},
+	{"enable_sort", "on"},
+	{"enable_hashjoin", "on"},
+	{"enable_mergejoin", "on"},
+	{"enable_nestloop", "on"},
+	{"enable_material", "on"},
+	{"enable_hashagg", "on"},
+	{"plan_cache_mode", "auto"},
+	{"work_mem", "4MB"},
+	{"random_page_cost", "4"},
+	{"seq_page_cost", "1"},
+	{"cpu_tuple_cost", "0.01"},
+	{"cpu_index_tuple_cost", "0.005"},
+	{"cpu_operator_cost", "0.0025"},
+	{"cursor_tuple_fraction", "0.1"},
+	{"geqo", "on"},
+	{"from_collapse_limit", "8"},
+	{"join_collapse_limit", "8"},
+	{"constraint_exclusion", "partition"},
+	{"max_parallel_workers_per_gather", "0"},
+	{"client_min_messages", "notice"},
+	{"check_function_bodies", "on"},
+	{"xmloption", "content"},
+	{"transform_null_equals", "off"},
+	{"array_nulls", "on"},
+	{"standard_conforming_strings", "on"},
+	{"escape_string_warning", "on"},
+	{"backslash_quote", "safe_encoding"},
+	{"lo_compat_privileges", "off"},
+	{"quote_all_identifiers", "off"},
+};
+
+static void
+pin_settings(void)
+{
+	int			i;
+
+	for (i = 0; i < lengthof(pinned_settings); i++)
+		SetConfigOption(pinned_settings[i][0], pinned_settings[i][1], PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+/*
+ * Become securitylake_worker. False (and the worker keeps waiting) while the
+ * role does not exist — the extension was never installed in this cluster —
+ * or when it is a superuser or can bypass row security: then the worker
+ * refuses to run anything.
+ */
+static bool
+become_worker_role(void)
+{
+	static bool warned = false;
+	Oid			role;
+	bool		unsafe;
+
+	StartTransactionCommand();
+	role = get_role_oid("securitylake_worker", true);
+	unsafe = OidIsValid(role) && (superuser_arg(role) || has_bypassrls_privilege(role));
+	CommitTransactionCommand();
+	if (!OidIsValid(role))
+		return false;
+	if (unsafe)
+	{
+		if (!warned)
+			ereport(LOG,
+					(errmsg("securitylake: the role securitylake_worker is a superuser or bypasses row security; the worker does nothing"),
+					 errhint("ALTER ROLE securitylake_worker NOSUPERUSER NOBYPASSRLS;")));
+		warned = true;
+		return false;
+	}
+	SetUserIdAndSecContext(role, SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	return true;
+}
+
+static void
+connect_worker(Oid dboid, const char *database)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+	if (OidIsValid(dboid))
+		BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	else
+		BackgroundWorkerInitializeConnection(database, NULL, 0);
+	pin_settings();
+	cycle_cxt = AllocSetContextCreate(TopMemoryContext, "securitylake cycle", ALLOCSET_DEFAULT_SIZES);
+}
+
+/* Wait until the worker can run as securitylake_worker (or is told to stop). */
+static bool
+wait_for_worker_role(void)
+{
+	while (!sl_stop_requested())
+	{
+		if (become_worker_role())
+			return true;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 sl_naptime_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return false;
+}
+
+/*
+ * Is the extension installed, at this library's version? A dropped and
+ * re-created extension starts its ids afresh: what the worker remembers of
+ * the old one goes. A different version (the library was updated, ALTER
+ * EXTENSION ... UPDATE not run yet) idles the worker with one LOG line.
+ */
+static bool
+extension_ready(void)
+{
+	static Oid	seen_extension = InvalidOid;
+	static bool version_warned = false;
+	Oid			extension = InvalidOid;
+	char	   *version = NULL;
+
+	sl_begin_step("securitylake: checking for the extension");
+	sl_exec("SELECT e.oid, e.extversion FROM pg_catalog.pg_extension e"
+			" WHERE e.extname OPERATOR(pg_catalog.=) 'securitylake'",
+			0, NULL, NULL, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+
+		extension = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		version = MemoryContextStrdup(cycle_cxt, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+	}
+	sl_end_step();
+	if (extension != seen_extension)
+	{
+		sl_schedule_forget();
+		seen_extension = extension;
+		version_warned = false;
+	}
+	if (!OidIsValid(extension))
+		return false;
+	if (strcmp(version, EXTVERSION) != 0)
+	{
+		if (!version_warned)
+			ereport(LOG,
+					(errmsg("securitylake: the installed extension is version %s but the library is %s; the worker waits",
+							version, EXTVERSION),
+					 errhint("Run ALTER EXTENSION securitylake UPDATE in the database.")));
+		version_warned = true;
+		return false;
+	}
+	version_warned = false;
+	return true;
+}
+
+static void
+extension_ready_step(void *arg)
+{
+	*(bool *) arg = extension_ready();
+}
+
+void
+securitylake_worker_main(Datum main_arg)
+{
+	int			worker_index = DatumGetInt32(main_arg);
+	SlWorkerSlot *slot = &sl_shared->worker[worker_index];
+	char	   *database = sl_database_name(worker_index / Max(sl_workers, 1));
+	uint64		seen_ticket;
+
+	connect_worker(InvalidOid, database);
+	slot->pid = MyProcPid;
+	slot->database = MyDatabaseId;
+	seen_ticket = pg_atomic_read_u64(&sl_shared->flush_requested);
+	pg_atomic_write_u64(&slot->flush_done, seen_ticket);
+	slot->latch = MyLatch;
+	ereport(LOG, (errmsg("securitylake worker %d started on database \"%s\"", worker_index, database)));
+
+	if (wait_for_worker_role())
+	{
+		while (!sl_stop_requested())
+		{
+			uint64		ticket = pg_atomic_read_u64(&sl_shared->flush_requested);
+			long		sleep_ms = sl_naptime_ms;
+			bool		ready = false;
+
+			if (ConfigReloadPending)
+			{
+				ConfigReloadPending = false;
+				ProcessConfigFile(PGC_SIGHUP);
+				pin_settings();
+			}
+			guarded("checking for the extension", extension_ready_step, &ready, NULL);
+			if (ready)
+			{
+				flush_mode = ticket != seen_ticket;
+				sleep_ms = run_cycle();
+				flush_mode = false;
+			}
+			if (ticket != seen_ticket)
+			{
+				pg_atomic_write_u64(&slot->flush_done, ticket);
+				seen_ticket = ticket;
+			}
+			pgstat_report_stat(true);
+			if (pg_atomic_read_u64(&sl_shared->flush_requested) != seen_ticket)
+				continue;
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 sleep_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	slot->latch = NULL;
+	slot->pid = 0;
+	/* Exit code 1: the postmaster starts the worker again (after bgw_restart_time). */
+	proc_exit(1);
+}
+
+/* A one-shot drain in flush() mode, for clusters that did not preload us. */
+void
+securitylake_flush_worker_main(Datum main_arg)
+{
+	bool		ready = false;
+
+	connect_worker(DatumGetObjectId(main_arg), NULL);
+	if (become_worker_role())
+	{
+		guarded("checking for the extension", extension_ready_step, &ready, NULL);
+		if (ready)
+		{
+			flush_mode = true;
+			(void) run_cycle();
+		}
+	}
+	proc_exit(0);
+}
+
+/*
+ * securitylake.workers workers for each database of securitylake.database
+ * (a comma-separated list): slot i serves database i / workers.
+ */
+void
+sl_register_workers(void)
+{
+	int			i;
+	int			total = sl_workers * sl_database_count();
+
+	if (total > SL_MAX_WORKERS)
+		ereport(FATAL,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("securitylake needs %d workers, more than the %d it supports", total, SL_MAX_WORKERS),
+				 errhint("Lower securitylake.workers or list fewer databases in securitylake.database.")));
+	for (i = 0; i < total; i++)
+	{
+		BackgroundWorker worker;
+
+		memset(&worker, 0, sizeof(worker));
+		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		worker.bgw_restart_time = 5;
+		snprintf(worker.bgw_library_name, BGW_MAXLEN, "securitylake");
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "securitylake_worker_main");
+		snprintf(worker.bgw_name, BGW_MAXLEN, "securitylake worker %d (%s)", i, sl_database_name(i / sl_workers));
+		snprintf(worker.bgw_type, BGW_MAXLEN, "securitylake worker");
+		worker.bgw_main_arg = Int32GetDatum(i);
+		RegisterBackgroundWorker(&worker);
+	}
+}

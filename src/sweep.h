@@ -1,0 +1,18 @@
+/*-------------------------------------------------------------------------
+ *
+ * sweep.h
+ *		Queued rows that no source takes go to dead_letter with the reason.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef SECURITYLAKE_SWEEP_H
+#define SECURITYLAKE_SWEEP_H
+
+#include "postgres.h"
+
+#include "nodes/pg_list.h"
+
+/* Dead-letter the rows whose routing key no source takes (own steps). */
+extern void sl_sweep_unroutable(void);
+
+#endif							/* SECURITYLAKE_SWEEP_H */
