@@ -140,36 +140,43 @@ test('a 40 MiB object goes multipart and reads back byte-exact', async () => {
   assert.equal(sha(readFileSync(join(dir, 'big.out'))), sha(body));
 });
 
-test('streaming upload: small stays one PutObject, 40 MiB in 64 KiB writes goes multipart', async () => {
+test('caller-driven multipart: create, 5 parts of 8 MiB with SHA-256 checksums, complete; reads back byte-exact', async () => {
   await admin(gate, 'requests/clear', {});
-  const small = randomBytes(300000);
-  const r1 = await awsctl(['stream', BUCKET, 'stream/small', file('s1', small)]);
-  assert.equal(r1.code, 0, r1.stdout);
-  assert.doesNotMatch(r1.stderr, /upload-id/);
   const big = randomBytes(40 << 20);
-  const r2 = await awsctl(['stream', BUCKET, 'stream/big', file('s2', big)]);
-  assert.equal(r2.code, 0, r2.stdout);
-  assert.match(r2.stderr, /upload-id \S+/);
-  const log = await requests();
-  assert.equal(log.filter((q) => q.path === `/${BUCKET}/stream/small`).length, 1, 'one PutObject');
-  assert.equal(log.filter((q) => q.path === `/${BUCKET}/stream/big` && q.method === 'PUT' && q.status === 200).length, 5);
-  for (const [key, body] of [['stream/small', small], ['stream/big', big]]) {
-    const g = await awsctl(['get', BUCKET, key, join(dir, 's.out')]);
-    assert.equal(g.code, 0, g.stdout);
-    assert.equal(sha(readFileSync(join(dir, 's.out'))), sha(body), key);
-  }
+  const r = await awsctl(['multipart', BUCKET, 'mp/big', file('mp1', big)]);
+  assert.equal(r.code, 0, r.stdout);
+  assert.deepEqual(r.json, { ok: true, size: big.length, parts: 5 });
+  const uploadId = r.stderr.match(/upload-id (\S+)/)[1];
+  const entry = (await admin(gate, 'multipart')).find((m) => m.uploadId === uploadId);
+  assert.equal(entry.state, 'completed');
+  assert.equal(entry.checksumAlgorithm, 'SHA256', 'created with x-amz-checksum-algorithm: SHA256');
+  const log = (await requests()).filter((q) => q.path === `/${BUCKET}/mp/big`);
+  assert.deepEqual(log.map((q) => `${q.kind} ${q.status}`), ['create 200', 'part 200', 'part 200', 'part 200', 'part 200', 'part 200', 'complete 200']);
+  assert.ok(log.filter((q) => q.kind === 'part').every((q) => q.checksumSha256 && q.contentMd5 && q.signedHeaders.includes('x-amz-checksum-sha256')));
+  const g = await awsctl(['get', BUCKET, 'mp/big', join(dir, 'mp.out')]);
+  assert.equal(g.code, 0, g.stdout);
+  assert.equal(sha(readFileSync(join(dir, 'mp.out'))), sha(big));
 });
 
-test('streaming upload aborted half-way leaves the multipart upload aborted; abort by id is idempotent', async () => {
-  const r = await awsctl(['stream', BUCKET, 'stream/aborted', file('s3', randomBytes(30 << 20))], baseEnv({ AWSCTL_ABORT_AFTER: String(20 << 20) }));
+test('caller-driven multipart aborted half-way leaves the upload aborted; abort by id is idempotent', async () => {
+  const r = await awsctl(['multipart', BUCKET, 'mp/aborted', file('mp3', randomBytes(30 << 20))], baseEnv({ AWSCTL_ABORT_AFTER: String(16 << 20) }));
   assert.equal(r.json.aborted, true, r.stdout);
   const uploadId = r.stderr.match(/upload-id (\S+)/)[1];
   const entry = (await admin(gate, 'multipart')).find((m) => m.uploadId === uploadId);
   assert.equal(entry?.state, 'aborted');
-  const again = await awsctl(['abort', BUCKET, 'stream/aborted', uploadId]);
+  const again = await awsctl(['abort', BUCKET, 'mp/aborted', uploadId]);
   assert.equal(again.code, 0, again.stdout);
-  const head = await awsctl(['head', BUCKET, 'stream/aborted']);
+  const head = await awsctl(['head', BUCKET, 'mp/aborted']);
   assert.equal(head.json.exists, false);
+});
+
+test('the library refuses parts S3 would refuse: a 1 MiB part that is not the last', async () => {
+  const r = await awsctl(['multipart', BUCKET, 'mp/small-parts', file('mp4', randomBytes(3 << 20))], baseEnv({ AWSCTL_PART_SIZE: String(1 << 20) }));
+  assert.equal(r.json.ok, false, r.stdout);
+  assert.equal(r.json.error.code, 'InvalidPart');
+  assert.equal(r.json.error.operation, 'CompleteMultipartUpload');
+  assert.match(r.json.error.message, /smaller than 5 MiB/);
+  assert.equal(r.json.error.http_status, 0, 'refused before sending');
 });
 
 test('AssumeRole with the right ExternalId: the session token signs the PUT', async () => {
