@@ -732,17 +732,25 @@ json_message(const char *json)
 	return NULL;
 }
 
+/* An element of an XML error answer; an answer cut at its cap is searched as plain text
+ * (libxml2 would parse megabytes only to fail at the cut). */
+static char *
+answer_element(const aws_response *resp, const char *name)
+{
+	if (resp->truncated)
+		return raw_element(&resp->body, name);
+	return aws_xml_find(resp->body.data, resp->body.len, name);
+}
+
 static void
 error_from_answer(aws_error *err, const char *operation, const aws_response *resp)
 {
 	bool		json = resp->error_type[0] != '\0';
-	char	   *code = json ? aws_strdup(resp->error_type) : aws_xml_find(resp->body.data, resp->body.len, "Code");
-	char	   *message = json ? json_message(resp->body.data) : aws_xml_find(resp->body.data, resp->body.len, "Message");
-	char	   *rid = json ? NULL : aws_xml_find(resp->body.data, resp->body.len, "RequestId");
+	char	   *code = json ? aws_strdup(resp->error_type) : answer_element(resp, "Code");
+	char	   *message = json ? json_message(resp->body.data) : answer_element(resp, "Message");
+	char	   *rid = json ? NULL : answer_element(resp, "RequestId");
 	const char *fallback = resp->status == 404 ? "NotFound" : resp->status == 403 ? "Forbidden" : "HttpError";
 
-	if (resp->truncated && code == NULL)
-		code = raw_element(&resp->body, "Code");
 	if (resp->truncated && code == NULL)
 		fallback = "ResponseTooLarge";
 	aws_set_error(err, operation, resp->status, code ? code : fallback,

@@ -513,7 +513,11 @@ export async function startGateInProcess(options = {}) {
       const n = Math.min(left, chunk.length);
       left -= n;
       if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
-        await new Promise((r) => { res.once('drain', r); res.once('close', r); });
+        await new Promise((r) => {
+          const done = () => { res.off('drain', done); res.off('close', done); r(); };
+          res.on('drain', done);
+          res.on('close', done);
+        });
       }
     }
     if (!socketGone(res)) res.end(tail);
