@@ -16,3 +16,9 @@ build/unit/test_aws_parse: test/aws/test_aws_parse.c $(AWS_LIB_SRCS) src/aws/aws
 	$(LIB_CC) $(LIB_CFLAGS) -o $@ test/aws/test_aws_parse.c $(AWS_LIB_SRCS) $(LIB_LIBS)
 
 UNIT_TESTS += build/unit/test_aws_parse
+
+build/unit/test_aws_unit: test/aws/test_aws_unit.c $(AWS_LIB_SRCS) src/aws/aws.h src/aws/aws_internal.h
+	@mkdir -p $(dir $@)
+	$(LIB_CC) $(LIB_CFLAGS) -o $@ test/aws/test_aws_unit.c $(AWS_LIB_SRCS) $(LIB_LIBS)
+
+UNIT_TESTS += build/unit/test_aws_unit

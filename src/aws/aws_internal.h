@@ -9,6 +9,55 @@
 
 #include "aws/aws.h"
 
+/* ---- ASCII character classes ------------------------------------------------------------
+ * Never <ctype.h> here: its answers follow the locale (under Latin-1, isalnum(0xE9) is true),
+ * and SigV4's encoding, header names and host names are defined on ASCII bytes only. */
+static inline bool
+aws_is_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static inline bool
+aws_is_lower(int c)
+{
+	return c >= 'a' && c <= 'z';
+}
+
+static inline bool
+aws_is_upper(int c)
+{
+	return c >= 'A' && c <= 'Z';
+}
+
+static inline bool
+aws_is_alnum(int c)
+{
+	return aws_is_digit(c) || aws_is_lower(c) || aws_is_upper(c);
+}
+
+static inline bool
+aws_is_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static inline int
+aws_to_lower(int c)
+{
+	return aws_is_upper(c) ? c - 'A' + 'a' : c;
+}
+
+/* ---- secret memory -----------------------------------------------------------------------
+ * Secret keys, session tokens and derived signing keys live in page-aligned mmap'ed blocks
+ * marked MADV_DONTDUMP (no core dump carries them) and are wiped (OPENSSL_cleanse) when freed.
+ * NULL on failure. */
+void	   *aws_secret_alloc(size_t len);
+void		aws_secret_free(void *p);
+char	   *aws_secret_strdup(const char *s);
+/* For tests: was P allocated by aws_secret_alloc (and is its block marked DONTDUMP)? */
+bool		aws_secret_is_guarded(const void *p);
+
 /* ---- growing buffers ------------------------------------------------------------------ */
 typedef struct aws_buf
 {
@@ -20,7 +69,7 @@ typedef struct aws_buf
 int			aws_buf_append(aws_buf *b, const void *data, size_t len);
 int			aws_buf_appendf(aws_buf *b, const char *fmt,...) __attribute__((format(printf, 2, 3)));
 void		aws_buf_free(aws_buf *b);
-/* Free memory that held a secret: wiped first. */
+/* Free ordinary malloc'd memory that held a secret in passing: wiped first. */
 void		aws_free_secret(char *s);
 char	   *aws_strdup(const char *s);
 
@@ -61,12 +110,15 @@ void		aws_sigv4_result_free(sigv4_result *r);
 /* URI-encode per SigV4: unreserved A-Z a-z 0-9 - _ . ~ kept; '/' kept if keep_slash. */
 char	   *aws_uri_encode(const char *s, size_t len, bool keep_slash);
 void		aws_sha256_hex(const void *data, size_t len, char out[65]);
+void		aws_sha256_base64(const void *data, size_t len, char out[45]);
 void		aws_md5_base64(const void *data, size_t len, char out[25]);
 void		aws_format_amz_date(time_t t, char out[17]);
 
 /* ---- XML ------------------------------------------------------------------------------- */
 /* The text of the first element named NAME anywhere in the document (malloc'd), or NULL. */
 char	   *aws_xml_find(const char *xml, size_t len, const char *name);
+/* The root element's name (malloc'd), or NULL when the text is not XML. */
+char	   *aws_xml_root_name(const char *xml, size_t len);
 /* Each <Key>/<Size> pair of a ListObjectsV2 page; returns the NextContinuationToken. */
 char	   *aws_xml_list_keys(const char *xml, size_t len,
 							  void (*fn) (void *ctx, const char *key, int64_t size), void *ctx,
@@ -93,7 +145,14 @@ typedef struct aws_response
 	char		etag[128];
 	char		request_id[128];
 	char		date[64];
+	char		bucket_region[48];	/* x-amz-bucket-region */
+	char		error_type[128];	/* x-amzn-errortype, before any ':' */
+	char		checksum_sha256[64];	/* x-amz-checksum-sha256 echoed by S3 */
 	int64_t		content_length;
+	long		header_status;	/* from the status line, while the body arrives */
+	size_t		max_body;		/* cap for this answer's body; 0: no cap */
+	bool		unlimited_2xx;	/* a 2xx body is not capped (GetObject) */
+	bool		truncated;		/* the body passed its cap: the transfer was ended */
 } aws_response;
 
 struct aws_client
@@ -101,7 +160,15 @@ struct aws_client
 	aws_config	cfg;			/* strings owned (copied) */
 	char	   *s3_endpoint;
 	char	   *sts_endpoint;
+	char	   *securitylake_endpoint;
+	bool		s3_default_endpoint;	/* AWS's own: a redirect may change the region in it */
 	CURL	   *curl;
+	CURLM	   *multi;			/* drives curl so the interrupt is polled every 100 ms */
+	struct curl_slist *connect_to;
+	char	   *redirect_bucket;	/* the bucket S3 redirected, and its region */
+	char	   *redirect_region;
+	bool		interrupt_hit;	/* the last transfer ended because interrupt_fn said so */
+	bool		test_corrupt_checksum;	/* awsctl only: send a wrong x-amz-checksum-sha256 */
 	long		clock_offset_s; /* server time − local time, learned from RequestTimeTooSkewed */
 	aws_credentials base;		/* the chain's credentials */
 	aws_credentials role;		/* assumed-role credentials, when role_arn */
@@ -120,7 +187,11 @@ typedef struct aws_http_request
 	size_t		body_len;
 	const char *content_type;
 	const char *content_md5;
+	const sigv4_header *extra;	/* more headers to send and sign (checksums, owner) */
+	int			num_extra;
+	const char *region;			/* signing region; NULL: the configured one */
 	bool		sign;
+	bool		unlimited_2xx;	/* GetObject: a successful body is not capped */
 	const aws_credentials *creds;	/* NULL: the client's current ones */
 } aws_http_request;
 
@@ -133,6 +204,11 @@ int			aws_plain_request(aws_client *c, const char *method, const char *url,
 void		aws_response_free(aws_response *r);
 void		aws_set_error(aws_error *err, const char *operation, long status, const char *code,
 						  bool retryable, const char *fmt,...) __attribute__((format(printf, 6, 7)));
+/* Sleep MS in slices of <= 100 ms, polling the interrupt: -1 (err set) when interrupted. */
+int			aws_sleep_interruptible(aws_client *c, long ms, const char *operation, aws_error *err);
+bool		aws_interrupted(aws_client *c);
+/* One attempt's overall time limit for a body of BODY_LEN bytes (request_timeout_ms + size). */
+long		aws_request_timeout_ms(const aws_client *c, size_t body_len);
 
 /* Credentials for signing: base or assumed role, refreshed ahead of expiry. */
 int			aws_current_credentials(aws_client *c, const aws_credentials **out, aws_error *err);

@@ -14,7 +14,6 @@
  */
 #define _DEFAULT_SOURCE			/* timegm */
 #define _XOPEN_SOURCE 700		/* strptime */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,12 +22,13 @@
 
 #include "aws/aws_internal.h"
 
+/* The secret key and the session token live in guarded memory (secret.c). */
 void
 aws_credentials_clear(aws_credentials *c)
 {
 	free(c->access_key_id);
-	aws_free_secret(c->secret_access_key);
-	aws_free_secret(c->session_token);
+	aws_secret_free(c->secret_access_key);
+	aws_secret_free(c->session_token);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -37,8 +37,8 @@ aws_credentials_copy(aws_credentials *dst, const aws_credentials *src)
 {
 	aws_credentials_clear(dst);
 	dst->access_key_id = aws_strdup(src->access_key_id);
-	dst->secret_access_key = aws_strdup(src->secret_access_key);
-	dst->session_token = src->session_token ? aws_strdup(src->session_token) : NULL;
+	dst->secret_access_key = aws_secret_strdup(src->secret_access_key);
+	dst->session_token = src->session_token ? aws_secret_strdup(src->session_token) : NULL;
 	dst->expiration = src->expiration;
 	memcpy(dst->source, src->source, sizeof(dst->source));
 	return (dst->access_key_id && dst->secret_access_key) ? 0 : -1;
@@ -50,8 +50,8 @@ set_credentials(aws_credentials *c, const char *akid, const char *secret, const 
 {
 	aws_credentials_clear(c);
 	c->access_key_id = aws_strdup(akid);
-	c->secret_access_key = aws_strdup(secret);
-	c->session_token = (token && *token) ? aws_strdup(token) : NULL;
+	c->secret_access_key = aws_secret_strdup(secret);
+	c->session_token = (token && *token) ? aws_secret_strdup(token) : NULL;
 	c->expiration = expiration;
 	snprintf(c->source, sizeof(c->source), "%s", source);
 }
@@ -104,10 +104,10 @@ ini_value(const char *path, const char *section, const char *key)
 		char	   *end;
 		char	   *eq;
 
-		while (isspace((unsigned char) *p))
+		while (aws_is_space((unsigned char) *p))
 			p++;
 		end = p + strlen(p);
-		while (end > p && isspace((unsigned char) end[-1]))
+		while (end > p && aws_is_space((unsigned char) end[-1]))
 			*--end = '\0';
 		if (*p == '#' || *p == ';' || *p == '\0')
 			continue;
@@ -119,7 +119,7 @@ ini_value(const char *path, const char *section, const char *key)
 			{
 				*close = '\0';
 				p++;
-				while (isspace((unsigned char) *p))
+				while (aws_is_space((unsigned char) *p))
 					p++;
 				in_section = strcmp(p, section) == 0;
 			}
@@ -129,13 +129,13 @@ ini_value(const char *path, const char *section, const char *key)
 			continue;
 		*eq = '\0';
 		end = eq;
-		while (end > p && isspace((unsigned char) end[-1]))
+		while (end > p && aws_is_space((unsigned char) end[-1]))
 			*--end = '\0';
 		if (strcmp(p, key) == 0)
 		{
 			char	   *v = eq + 1;
 
-			while (isspace((unsigned char) *v))
+			while (aws_is_space((unsigned char) *v))
 				v++;
 			out = aws_strdup(v);
 		}
@@ -259,7 +259,7 @@ read_small_file(const char *path)
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < 1024 * 1024)
 		aws_buf_append(&b, chunk, n);
 	fclose(f);
-	while (b.len > 0 && isspace((unsigned char) b.data[b.len - 1]))
+	while (b.len > 0 && aws_is_space((unsigned char) b.data[b.len - 1]))
 		b.data[--b.len] = '\0';
 	return b.data;
 }

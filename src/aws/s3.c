@@ -1,25 +1,45 @@
 /*
- * s3.c — S3 operations: PutObject (Content-MD5, ETag checked), multipart upload
- * (Create / UploadPart / Complete, Abort on failure), HeadObject, GetObject,
- * ListObjectsV2, and location parsing.
+ * s3.c — S3 operations: PutObject, the caller-driven multipart upload (Create / UploadPart /
+ * Complete / Abort), HeadObject, GetObject, ListObjectsV2, and location parsing.
+ *
+ * Integrity: PutObject and UploadPart send Content-MD5 and x-amz-checksum-sha256 (S3 checks
+ * both: BadDigest); multipart uploads are created with x-amz-checksum-algorithm: SHA256 and
+ * completed with each part's checksum. An ETag is opaque: with SSE-KMS it is not the MD5 of
+ * anything we sent, so it is never compared with one.
+ *
+ * Every request carries x-amz-expected-bucket-owner when configured. A region redirect
+ * (301 PermanentRedirect, or 400 AuthorizationHeaderMalformed naming the bucket's region) is
+ * followed once: re-signed for the region S3 names (and sent to that region's endpoint when
+ * the endpoint is AWS's default), and remembered for the bucket.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
 #include "aws/aws_internal.h"
-
-#define MAX_PARTS 10000
 
 typedef struct s3_target
 {
 	char		url_base[340];
 	char		host[320];
 	char	   *path;			/* encoded, owned */
+	const char *region;			/* signing region */
 } s3_target;
+
+/* What one S3 call sends, apart from where. */
+typedef struct s3_call
+{
+	const char *operation;
+	const char *method;
+	const char *query;
+	const void *body;
+	size_t		body_len;
+	const char *content_type;
+	const char *content_md5;
+	sigv4_header extra[4];
+	int			num_extra;
+	bool		unlimited_2xx;
+} s3_call;
 
 /* Virtual-hosted style needs a DNS-compatible name (and no dots under TLS). */
 static bool
@@ -30,21 +50,41 @@ virtual_hostable(const char *bucket, bool https)
 	if (strlen(bucket) < 3 || strlen(bucket) > 63)
 		return false;
 	for (p = bucket; *p; p++)
-		if (!(islower((unsigned char) *p) || isdigit((unsigned char) *p) || *p == '-' || (*p == '.' && !https)))
+		if (!(aws_is_lower((unsigned char) *p) || aws_is_digit((unsigned char) *p) || *p == '-' || (*p == '.' && !https)))
 			return false;
 	return true;
+}
+
+/* The region to sign for: the one S3 named for this bucket after a redirect, else ours. */
+static const char *
+bucket_region(const aws_client *c, const char *bucket)
+{
+	if (c->redirect_bucket && strcmp(c->redirect_bucket, bucket) == 0)
+		return c->redirect_region;
+	return c->cfg.region;
 }
 
 static int
 s3_target_for(aws_client *c, const char *bucket, const char *key, s3_target *t, aws_error *err)
 {
+	char		regional[300];
+	const char *region = bucket_region(c, bucket);
 	const char *ep = c->s3_endpoint;
-	bool		https = strncmp(ep, "https://", 8) == 0;
-	const char *hostpart = strstr(ep, "://") + 3;
-	size_t		hostlen = strcspn(hostpart, "/");
+	bool		https;
+	const char *hostpart;
+	size_t		hostlen;
 	char	   *ekey = aws_uri_encode(key ? key : "", key ? strlen(key) : 0, true);
 	aws_buf		path = {0};
 
+	if (c->s3_default_endpoint)
+	{
+		/* AWS's own endpoint follows the bucket's region. */
+		snprintf(regional, sizeof(regional), "https://s3.%s.amazonaws.com", region);
+		ep = regional;
+	}
+	https = strncmp(ep, "https://", 8) == 0;
+	hostpart = strstr(ep, "://") + 3;
+	hostlen = strcspn(hostpart, "/");
 	if (ekey == NULL || hostlen == 0 || hostlen > 250)
 	{
 		free(ekey);
@@ -54,34 +94,18 @@ s3_target_for(aws_client *c, const char *bucket, const char *key, s3_target *t, 
 	if (!c->cfg.force_path_style && virtual_hostable(bucket, https))
 	{
 		snprintf(t->host, sizeof(t->host), "%s.%.*s", bucket, (int) hostlen, hostpart);
-		snprintf(t->url_base, sizeof(t->url_base), "%s://%s", https ? "https" : "http", t->host);
 		aws_buf_appendf(&path, "/%s", ekey);
 	}
 	else
 	{
 		snprintf(t->host, sizeof(t->host), "%.*s", (int) hostlen, hostpart);
-		snprintf(t->url_base, sizeof(t->url_base), "%s://%s", https ? "https" : "http", t->host);
 		aws_buf_appendf(&path, "/%s%s%s", bucket, key ? "/" : "", ekey);
 	}
+	snprintf(t->url_base, sizeof(t->url_base), "%s://%s", https ? "https" : "http", t->host);
 	free(ekey);
 	t->path = path.data;
+	t->region = region;
 	return 0;
-}
-
-static aws_http_request
-s3_request(const s3_target *t, const char *method, const char *query)
-{
-	aws_http_request r;
-
-	memset(&r, 0, sizeof(r));
-	r.method = method;
-	r.url_base = t->url_base;
-	r.host = t->host;
-	r.path = t->path;
-	r.query = query;
-	r.service = "s3";
-	r.sign = true;
-	return r;
 }
 
 static void
@@ -91,97 +115,209 @@ begin_op(aws_error *err, const char *operation)
 	snprintf(err->operation, sizeof(err->operation), "%s", operation);
 }
 
-/* ETag is "<hex md5>" for a single PUT: check it against what we sent. */
-static bool
-etag_matches(const char *etag, const void *data, size_t len)
+/* The region an error answer names: x-amz-bucket-region, else its <Region> element. */
+static char *
+redirect_region(const aws_response *resp, const aws_error *err)
 {
-	unsigned char md[16];
-	unsigned int mdlen = 0;
-	char		hex[33];
+	bool		redirect = strcmp(err->code, "PermanentRedirect") == 0 || resp->status == 301 || resp->status == 307 ||
+		strcmp(err->code, "AuthorizationHeaderMalformed") == 0 || strcmp(err->code, "IllegalLocationConstraintException") == 0 ||
+		(resp->status == 400 && resp->bucket_region[0]);
+	char	   *region;
+	const char *p;
+
+	if (!redirect)
+		return NULL;
+	region = resp->bucket_region[0] ? aws_strdup(resp->bucket_region) : aws_xml_find(resp->body.data, resp->body.len, "Region");
+	/* A region is a short run of [a-z0-9-]: anything else is not one to sign for. */
+	for (p = region; p && *p; p++)
+		if (!(aws_is_lower((unsigned char) *p) || aws_is_digit((unsigned char) *p) || *p == '-'))
+			break;
+	if (region == NULL || *p != '\0' || strlen(region) < 3 || strlen(region) > 32)
+	{
+		free(region);
+		return NULL;
+	}
+	return region;
+}
+
+static void
+remember_region(aws_client *c, const char *bucket, char *region)
+{
+	free(c->redirect_bucket);
+	free(c->redirect_region);
+	c->redirect_bucket = aws_strdup(bucket);
+	c->redirect_region = region;
+}
+
+static int
+s3_send(aws_client *c, const s3_target *t, const s3_call *call, aws_response *resp, aws_error *err)
+{
+	aws_http_request r;
+	sigv4_header extra[6];
+	int			n = 0;
 	int			i;
 
-	EVP_Digest(data, len, md, &mdlen, EVP_md5(), NULL);
-	for (i = 0; i < 16; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	return strstr(etag, hex) != NULL;
+	memset(&r, 0, sizeof(r));
+	if (c->cfg.expected_bucket_owner)
+		extra[n++] = (sigv4_header) {"x-amz-expected-bucket-owner", c->cfg.expected_bucket_owner};
+	for (i = 0; i < call->num_extra; i++)
+		extra[n++] = call->extra[i];
+	r.method = call->method;
+	r.url_base = t->url_base;
+	r.host = t->host;
+	r.path = t->path;
+	r.query = call->query;
+	r.service = "s3";
+	r.region = t->region;
+	r.sign = true;
+	r.body = call->body;
+	r.body_len = call->body_len;
+	r.content_type = call->content_type;
+	r.content_md5 = call->content_md5;
+	r.extra = extra;
+	r.num_extra = n;
+	r.unlimited_2xx = call->unlimited_2xx;
+	return aws_request(c, &r, resp, err);
+}
+
+/* One S3 call on bucket/key, following one region redirect. */
+static int
+s3_exchange(aws_client *c, const char *bucket, const char *key, const s3_call *call,
+			aws_response *resp, aws_error *err)
+{
+	s3_target	t;
+	int			rc;
+	char	   *region;
+
+	begin_op(err, call->operation);
+	if (s3_target_for(c, bucket, key, &t, err) != 0)
+		return -1;
+	rc = s3_send(c, &t, call, resp, err);
+	if (rc != 0 && (region = redirect_region(resp, err)) != NULL)
+	{
+		if (strcmp(region, t.region) == 0)
+			free(region);		/* already signed for it: nothing to follow */
+		else
+		{
+			remember_region(c, bucket, region);
+			free(t.path);
+			begin_op(err, call->operation);
+			if (s3_target_for(c, bucket, key, &t, err) != 0)
+				return -1;
+			rc = s3_send(c, &t, call, resp, err);
+		}
+	}
+	free(t.path);
+	return rc;
+}
+
+/* Content-MD5 and x-amz-checksum-sha256 of a body, as call headers. */
+typedef struct body_digests
+{
+	char		md5[25];
+	char		sha256[45];
+} body_digests;
+
+static void
+add_digests(aws_client *c, s3_call *call, body_digests *d)
+{
+	aws_md5_base64(call->body ? call->body : "", call->body_len, d->md5);
+	aws_sha256_base64(call->body ? call->body : "", call->body_len, d->sha256);
+	if (c->test_corrupt_checksum)
+		d->sha256[0] = d->sha256[0] == 'A' ? 'B' : 'A';
+	call->content_md5 = d->md5;
+	call->extra[call->num_extra++] = (sigv4_header) {"x-amz-checksum-sha256", d->sha256};
+}
+
+/* S3 echoes the checksum it verified; one that differs from ours is a corrupted answer. */
+static int
+check_echo(const aws_response *resp, const body_digests *d, const char *operation, aws_error *err)
+{
+	if (resp->checksum_sha256[0] && strcmp(resp->checksum_sha256, d->sha256) != 0)
+	{
+		aws_set_error(err, operation, resp->status, "ChecksumMismatch", true,
+					  "S3 acknowledged a SHA-256 checksum other than the one sent");
+		return -1;
+	}
+	return 0;
 }
 
 int
 aws_put_object(aws_client *c, const char *bucket, const char *key,
 			   const void *data, size_t len, const char *content_type, aws_error *err)
 {
-	s3_target	t;
-	aws_http_request r;
+	s3_call		call = {.operation = "PutObject", .method = "PUT", .body = data, .body_len = len,
+	.content_type = content_type};
+	body_digests d;
 	aws_response resp = {0};
-	char		md5[25];
 	int			rc;
 
-	begin_op(err, "PutObject");
-	if (s3_target_for(c, bucket, key, &t, err) != 0)
-		return -1;
-	aws_md5_base64(data, len, md5);
-	r = s3_request(&t, "PUT", NULL);
-	r.body = data;
-	r.body_len = len;
-	r.content_type = content_type;
-	r.content_md5 = md5;
-	rc = aws_request(c, &r, &resp, err);
-	if (rc == 0 && resp.etag[0] && !etag_matches(resp.etag, data, len))
+	if (len > AWS_MAX_PART_SIZE)
 	{
-		aws_set_error(err, "PutObject", resp.status, "ETagMismatch", true,
-					  "the ETag S3 returned does not match the MD5 of what was sent");
-		rc = -1;
+		begin_op(err, "PutObject");
+		aws_set_error(err, "PutObject", 0, "EntityTooLarge", false, "one PutObject takes at most 5 GiB: use a multipart upload");
+		return -1;
 	}
+	add_digests(c, &call, &d);
+	rc = s3_exchange(c, bucket, key, &call, &resp, err);
+	if (rc == 0)
+		rc = check_echo(&resp, &d, "PutObject", err);
 	aws_response_free(&resp);
-	free(t.path);
 	return rc;
+}
+
+static char *
+upload_query(const char *upload_id, int part_number)
+{
+	char	   *eid = aws_uri_encode(upload_id, strlen(upload_id), false);
+	aws_buf		q = {0};
+
+	if (eid == NULL)
+		return NULL;
+	if (part_number > 0)
+		aws_buf_appendf(&q, "partNumber=%d&uploadId=%s", part_number, eid);
+	else
+		aws_buf_appendf(&q, "uploadId=%s", eid);
+	free(eid);
+	return q.data;
 }
 
 int
 aws_abort_multipart_upload(aws_client *c, const char *bucket, const char *key,
 						   const char *upload_id, aws_error *err)
 {
-	s3_target	t;
-	aws_http_request r;
+	char	   *q = upload_query(upload_id, 0);
+	s3_call		call = {.operation = "AbortMultipartUpload", .method = "DELETE", .query = q};
 	aws_response resp = {0};
-	char	   *eid = aws_uri_encode(upload_id, strlen(upload_id), false);
-	aws_buf		q = {0};
-	int			rc;
+	int			rc = s3_exchange(c, bucket, key, &call, &resp, err);
 
-	begin_op(err, "AbortMultipartUpload");
-	if (s3_target_for(c, bucket, key, &t, err) != 0)
-	{
-		free(eid);
-		return -1;
-	}
-	aws_buf_appendf(&q, "uploadId=%s", eid);
-	r = s3_request(&t, "DELETE", q.data);
-	rc = aws_request(c, &r, &resp, err);
 	/* Already gone is as good as aborted. */
 	if (rc != 0 && strcmp(err->code, "NoSuchUpload") == 0)
 		rc = 0;
 	aws_response_free(&resp);
-	aws_buf_free(&q);
-	free(eid);
-	free(t.path);
+	free(q);
 	return rc;
 }
 
-static int
-create_multipart(aws_client *c, const s3_target *t, const char *content_type, char **upload_id, aws_error *err)
+int
+aws_multipart_create(aws_client *c, const char *bucket, const char *key, const char *content_type,
+					 char **upload_id, aws_error *err)
 {
-	aws_http_request r = s3_request(t, "POST", "uploads=");
+	s3_call		call = {.operation = "CreateMultipartUpload", .method = "POST", .query = "uploads=",
+	.content_type = content_type ? content_type : "application/octet-stream"};
 	aws_response resp = {0};
 	int			rc;
 
-	begin_op(err, "CreateMultipartUpload");
-	r.content_type = content_type;
-	rc = aws_request(c, &r, &resp, err);
+	*upload_id = NULL;
+	call.extra[call.num_extra++] = (sigv4_header) {"x-amz-checksum-algorithm", "SHA256"};
+	rc = s3_exchange(c, bucket, key, &call, &resp, err);
 	if (rc == 0)
 	{
 		*upload_id = aws_xml_find(resp.body.data, resp.body.len, "UploadId");
-		if (*upload_id == NULL)
+		if (*upload_id == NULL || **upload_id == '\0')
 		{
+			free(*upload_id);
+			*upload_id = NULL;
 			aws_set_error(err, "CreateMultipartUpload", resp.status, "MalformedResponse", true, "no UploadId in the answer");
 			rc = -1;
 		}
@@ -191,74 +327,178 @@ create_multipart(aws_client *c, const s3_target *t, const char *content_type, ch
 }
 
 static int
-upload_part(aws_client *c, const s3_target *t, const char *eid, int part, const void *data, size_t len,
-			char *etag, size_t etag_len, aws_error *err)
+invalid_part(aws_error *err, const char *operation, const char *fmt, int a)
 {
-	aws_buf		q = {0};
-	aws_http_request r;
+	aws_set_error(err, operation, 0, "InvalidPart", false, fmt, a);
+	return -1;
+}
+
+int
+aws_multipart_upload_part(aws_client *c, const char *bucket, const char *key, const char *upload_id,
+						  int part_number, const void *data, size_t len, aws_part *out, aws_error *err)
+{
+	char	   *q;
+	s3_call		call = {.operation = "UploadPart", .method = "PUT", .body = data, .body_len = len};
+	body_digests d;
 	aws_response resp = {0};
-	char		md5[25];
 	int			rc;
 
 	begin_op(err, "UploadPart");
-	aws_buf_appendf(&q, "partNumber=%d&uploadId=%s", part, eid);
-	aws_md5_base64(data, len, md5);
-	r = s3_request(t, "PUT", q.data);
-	r.body = data;
-	r.body_len = len;
-	r.content_md5 = md5;
-	rc = aws_request(c, &r, &resp, err);
+	memset(out, 0, sizeof(*out));
+	if (part_number < 1 || part_number > AWS_MAX_PARTS)
+		return invalid_part(err, "UploadPart", "part numbers are 1 to 10000, not %d", part_number);
+	if (len > AWS_MAX_PART_SIZE)
+		return invalid_part(err, "UploadPart", "part %d is larger than 5 GiB", part_number);
+	if ((q = upload_query(upload_id, part_number)) == NULL)
+		return invalid_part(err, "UploadPart", "out of memory for part %d", part_number);
+	call.query = q;
+	add_digests(c, &call, &d);
+	rc = s3_exchange(c, bucket, key, &call, &resp, err);
+	if (rc == 0 && !resp.etag[0])
+	{
+		aws_set_error(err, "UploadPart", resp.status, "MalformedResponse", true, "no ETag for part %d", part_number);
+		rc = -1;
+	}
+	if (rc == 0)
+		rc = check_echo(&resp, &d, "UploadPart", err);
 	if (rc == 0)
 	{
-		if (!resp.etag[0])
-		{
-			aws_set_error(err, "UploadPart", resp.status, "MalformedResponse", true, "no ETag for part %d", part);
-			rc = -1;
-		}
-		else
-			snprintf(etag, etag_len, "%s", resp.etag);
+		out->part_number = part_number;
+		out->size = len;
+		snprintf(out->etag, sizeof(out->etag), "%s", resp.etag);
+		snprintf(out->checksum_sha256, sizeof(out->checksum_sha256), "%s", d.sha256);
 	}
 	aws_response_free(&resp);
-	aws_buf_free(&q);
+	free(q);
 	return rc;
 }
 
+/* S3's own rules, checked before sending: numbers ascending, each part but the last >= 5 MiB. */
 static int
-complete_multipart(aws_client *c, const s3_target *t, const char *eid, char (*etags)[128], int nparts, aws_error *err)
+check_parts(const aws_part *parts, int nparts, aws_error *err)
 {
-	aws_buf		q = {0};
-	aws_buf		body = {0};
-	aws_http_request r;
-	aws_response resp = {0};
-	char	   *code;
-	int			rc;
 	int			i;
 
-	begin_op(err, "CompleteMultipartUpload");
-	aws_buf_appendf(&q, "uploadId=%s", eid);
-	aws_buf_appendf(&body, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+	if (nparts < 1 || nparts > AWS_MAX_PARTS)
+		return invalid_part(err, "CompleteMultipartUpload", "a multipart upload has 1 to 10000 parts, not %d", nparts);
 	for (i = 0; i < nparts; i++)
-		aws_buf_appendf(&body, "<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>", i + 1, etags[i]);
-	aws_buf_appendf(&body, "</CompleteMultipartUpload>");
-	r = s3_request(t, "POST", q.data);
-	r.body = body.data;
-	r.body_len = body.len;
-	r.content_type = "application/xml";
-	rc = aws_request(c, &r, &resp, err);
-	/* S3 can fail a Complete after answering 200: the error is in the body. */
-	if (rc == 0 && (code = aws_xml_find(resp.body.data, resp.body.len, "Code")) != NULL)
 	{
-		char	   *message = aws_xml_find(resp.body.data, resp.body.len, "Message");
+		if (parts[i].part_number < 1 || (i > 0 && parts[i].part_number <= parts[i - 1].part_number))
+			return invalid_part(err, "CompleteMultipartUpload", "part numbers must ascend (at position %d)", i + 1);
+		if (i < nparts - 1 && parts[i].size < AWS_MIN_PART_SIZE)
+			return invalid_part(err, "CompleteMultipartUpload",
+								"part %d is smaller than 5 MiB and is not the last", parts[i].part_number);
+		if (!parts[i].etag[0] || !parts[i].checksum_sha256[0])
+			return invalid_part(err, "CompleteMultipartUpload", "part %d has no ETag or checksum", parts[i].part_number);
+	}
+	return 0;
+}
 
-		aws_set_error(err, "CompleteMultipartUpload", resp.status, code, true, "%s", message ? message : "failed after 200 OK");
-		free(message);
+static void
+xml_text(aws_buf *b, const char *s)
+{
+	for (; *s; s++)
+	{
+		if (*s == '&')
+			aws_buf_append(b, "&amp;", 5);
+		else if (*s == '<')
+			aws_buf_append(b, "&lt;", 4);
+		else if (*s == '>')
+			aws_buf_append(b, "&gt;", 4);
+		else if (*s == '"')
+			aws_buf_append(b, "&quot;", 6);
+		else
+			aws_buf_append(b, s, 1);
+	}
+}
+
+static void
+complete_body(aws_buf *body, const aws_part *parts, int nparts)
+{
+	int			i;
+
+	aws_buf_appendf(body, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+	for (i = 0; i < nparts; i++)
+	{
+		aws_buf_appendf(body, "<Part><PartNumber>%d</PartNumber><ETag>", parts[i].part_number);
+		xml_text(body, parts[i].etag);
+		aws_buf_appendf(body, "</ETag><ChecksumSHA256>%s</ChecksumSHA256></Part>", parts[i].checksum_sha256);
+	}
+	aws_buf_appendf(body, "</CompleteMultipartUpload>");
+}
+
+/* S3 can fail a Complete after answering 200: the body is then an <Error>. */
+static int
+check_complete_answer(const aws_response *resp, aws_error *err)
+{
+	char	   *root = aws_xml_root_name(resp->body.data, resp->body.len);
+	int			rc = 0;
+
+	if (root && strcmp(root, "Error") == 0)
+	{
+		char	   *code = aws_xml_find(resp->body.data, resp->body.len, "Code");
+		char	   *message = aws_xml_find(resp->body.data, resp->body.len, "Message");
+
+		aws_set_error(err, "CompleteMultipartUpload", resp->status, code ? code : "InternalError",
+					  true, "%s (failed after 200 OK)", message ? message : "no message");
 		free(code);
+		free(message);
 		rc = -1;
 	}
-	aws_response_free(&resp);
-	aws_buf_free(&q);
-	aws_buf_free(&body);
+	else if (root == NULL || strcmp(root, "CompleteMultipartUploadResult") != 0)
+	{
+		aws_set_error(err, "CompleteMultipartUpload", resp->status, "MalformedResponse", true,
+					  "the answer to CompleteMultipartUpload is not a CompleteMultipartUploadResult");
+		rc = -1;
+	}
+	free(root);
 	return rc;
+}
+
+int
+aws_multipart_complete(aws_client *c, const char *bucket, const char *key, const char *upload_id,
+					   const aws_part *parts, int nparts, aws_error *err)
+{
+	char	   *q;
+	aws_buf		body = {0};
+	s3_call		call = {.operation = "CompleteMultipartUpload", .method = "POST", .content_type = "application/xml"};
+	aws_response resp = {0};
+	int			rc;
+
+	begin_op(err, "CompleteMultipartUpload");
+	if (check_parts(parts, nparts, err) != 0)
+		return -1;
+	if ((q = upload_query(upload_id, 0)) == NULL)
+		return invalid_part(err, "CompleteMultipartUpload", "out of memory (%d parts)", nparts);
+	complete_body(&body, parts, nparts);
+	call.query = q;
+	call.body = body.data;
+	call.body_len = body.len;
+	rc = s3_exchange(c, bucket, key, &call, &resp, err);
+	if (rc == 0)
+		rc = check_complete_answer(&resp, err);
+	aws_response_free(&resp);
+	aws_buf_free(&body);
+	free(q);
+	return rc;
+}
+
+/* ---- the transitional whole-object upload ------------------------------------------------- */
+static int
+upload_parts(aws_client *c, const char *bucket, const char *key, const char *upload_id,
+			 const char *data, size_t len, size_t part_size, aws_part *parts, int nparts, aws_error *err)
+{
+	int			i;
+
+	for (i = 0; i < nparts; i++)
+	{
+		size_t		off = (size_t) i * part_size;
+		size_t		n = len - off < part_size ? len - off : part_size;
+
+		if (aws_multipart_upload_part(c, bucket, key, upload_id, i + 1, data + off, n, &parts[i], err) != 0)
+			return -1;
+	}
+	return aws_multipart_complete(c, bucket, key, upload_id, parts, nparts, err);
 }
 
 static int
@@ -266,51 +506,38 @@ multipart_upload(aws_client *c, const char *bucket, const char *key, const void 
 				 const char *content_type, void (*on_upload_id) (void *, const char *), void *ctx,
 				 aws_error *err)
 {
-	s3_target	t;
 	char	   *upload_id = NULL;
-	char	   *eid;
 	size_t		part_size = c->cfg.part_size;
 	int			nparts;
-	char		(*etags)[128];
-	int			i;
-	int			rc = 0;
+	aws_part   *parts;
+	int			rc;
 
-	if (s3_target_for(c, bucket, key, &t, err) != 0)
-		return -1;
-	while ((len + part_size - 1) / part_size > MAX_PARTS)
+	while ((len + part_size - 1) / part_size > AWS_MAX_PARTS)
 		part_size *= 2;
 	nparts = (int) ((len + part_size - 1) / part_size);
-	if (create_multipart(c, &t, content_type, &upload_id, err) != 0)
-	{
-		free(t.path);
+	if (aws_multipart_create(c, bucket, key, content_type, &upload_id, err) != 0)
 		return -1;
-	}
 	if (on_upload_id)
 		on_upload_id(ctx, upload_id);
-	eid = aws_uri_encode(upload_id, strlen(upload_id), false);
-	etags = calloc((size_t) nparts, sizeof(*etags));
-	for (i = 0; rc == 0 && i < nparts; i++)
+	parts = calloc((size_t) nparts, sizeof(aws_part));
+	if (parts == NULL)
 	{
-		size_t		off = (size_t) i * part_size;
-		size_t		n = len - off < part_size ? len - off : part_size;
-
-		rc = upload_part(c, &t, eid, i + 1, (const char *) data + off, n, etags[i], sizeof(etags[i]), err);
+		aws_set_error(err, "Upload", 0, "OutOfMemory", false, "out of memory");
+		rc = -1;
 	}
-	if (rc == 0)
-		rc = complete_multipart(c, &t, eid, etags, nparts, err);
+	else
+		rc = upload_parts(c, bucket, key, upload_id, data, len, part_size, parts, nparts, err);
 	if (rc != 0)
 	{
-		aws_error abort_err;
-		aws_error saved = *err;
+		aws_error	abort_err;
+		aws_error	saved = *err;
 
 		/* Never leave parts behind; report the error that made us abort. */
 		(void) aws_abort_multipart_upload(c, bucket, key, upload_id, &abort_err);
 		*err = saved;
 	}
-	free(etags);
-	free(eid);
+	free(parts);
 	free(upload_id);
-	free(t.path);
 	return rc;
 }
 
@@ -324,41 +551,29 @@ aws_upload(aws_client *c, const char *bucket, const char *key, const void *data,
 	return multipart_upload(c, bucket, key, data, len, content_type, on_upload_id, ctx, err);
 }
 
+/* ---- reads -------------------------------------------------------------------------------- */
 int
 aws_head_object(aws_client *c, const char *bucket, const char *key, int64_t *size, aws_error *err)
 {
-	s3_target	t;
-	aws_http_request r;
+	s3_call		call = {.operation = "HeadObject", .method = "HEAD"};
 	aws_response resp = {0};
-	int			rc;
+	int			rc = s3_exchange(c, bucket, key, &call, &resp, err);
 
-	begin_op(err, "HeadObject");
-	if (s3_target_for(c, bucket, key, &t, err) != 0)
-		return -1;
-	r = s3_request(&t, "HEAD", NULL);
-	rc = aws_request(c, &r, &resp, err);
 	if (rc == 0 && size)
 		*size = resp.content_length;
 	if (rc != 0 && resp.status == 404)
 		rc = 1;
 	aws_response_free(&resp);
-	free(t.path);
 	return rc;
 }
 
 int
 aws_get_object(aws_client *c, const char *bucket, const char *key, void **data, size_t *len, aws_error *err)
 {
-	s3_target	t;
-	aws_http_request r;
+	s3_call		call = {.operation = "GetObject", .method = "GET", .unlimited_2xx = true};
 	aws_response resp = {0};
-	int			rc;
+	int			rc = s3_exchange(c, bucket, key, &call, &resp, err);
 
-	begin_op(err, "GetObject");
-	if (s3_target_for(c, bucket, key, &t, err) != 0)
-		return -1;
-	r = s3_request(&t, "GET", NULL);
-	rc = aws_request(c, &r, &resp, err);
 	if (rc == 0)
 	{
 		*data = resp.body.data;
@@ -366,7 +581,42 @@ aws_get_object(aws_client *c, const char *bucket, const char *key, void **data, 
 		resp.body.data = NULL;
 	}
 	aws_response_free(&resp);
-	free(t.path);
+	return rc;
+}
+
+static int
+list_page(aws_client *c, const char *bucket, const char *prefix, char **token,
+		  void (*fn) (void *ctx, const char *key, int64_t size), void *ctx, aws_error *err)
+{
+	aws_buf		q = {0};
+	char	   *ep = aws_uri_encode(prefix ? prefix : "", prefix ? strlen(prefix) : 0, false);
+	s3_call		call = {.operation = "ListObjectsV2", .method = "GET"};
+	aws_response resp = {0};
+	bool		truncated = false;
+	int			rc;
+
+	if (*token)
+	{
+		char	   *et = aws_uri_encode(*token, strlen(*token), false);
+
+		aws_buf_appendf(&q, "continuation-token=%s&", et);
+		free(et);
+	}
+	aws_buf_appendf(&q, "list-type=2&prefix=%s", ep);
+	free(ep);
+	call.query = q.data;
+	rc = s3_exchange(c, bucket, NULL, &call, &resp, err);
+	free(*token);
+	*token = NULL;
+	if (rc == 0)
+		*token = aws_xml_list_keys(resp.body.data, resp.body.len, fn, ctx, &truncated);
+	if (!truncated)
+	{
+		free(*token);
+		*token = NULL;
+	}
+	aws_response_free(&resp);
+	aws_buf_free(&q);
 	return rc;
 }
 
@@ -374,45 +624,13 @@ int
 aws_list_objects(aws_client *c, const char *bucket, const char *prefix,
 				 void (*fn) (void *ctx, const char *key, int64_t size), void *ctx, aws_error *err)
 {
-	s3_target	t;
 	char	   *token = NULL;
-	int			rc = 0;
+	int			rc;
 
-	begin_op(err, "ListObjectsV2");
-	if (s3_target_for(c, bucket, NULL, &t, err) != 0)
-		return -1;
 	do
-	{
-		aws_buf		q = {0};
-		char	   *ep = aws_uri_encode(prefix ? prefix : "", prefix ? strlen(prefix) : 0, false);
-		aws_http_request r;
-		aws_response resp = {0};
-		bool		truncated = false;
-
-		if (token)
-		{
-			char	   *et = aws_uri_encode(token, strlen(token), false);
-
-			aws_buf_appendf(&q, "continuation-token=%s&", et);
-			free(et);
-		}
-		aws_buf_appendf(&q, "list-type=2&prefix=%s", ep);
-		free(ep);
-		r = s3_request(&t, "GET", q.data);
-		rc = aws_request(c, &r, &resp, err);
-		free(token);
-		token = NULL;
-		if (rc == 0)
-			token = aws_xml_list_keys(resp.body.data, resp.body.len, fn, ctx, &truncated);
-		if (!truncated)
-		{
-			free(token);
-			token = NULL;
-		}
-		aws_response_free(&resp);
-		aws_buf_free(&q);
-	} while (rc == 0 && token);
-	free(t.path);
+		rc = list_page(c, bucket, prefix, &token, fn, ctx, err);
+	while (rc == 0 && token);
+	free(token);
 	return rc;
 }
 
@@ -488,175 +706,3 @@ aws_parse_location(const char *location, char **bucket, char **prefix, aws_error
 	return 0;
 }
 
-/* ---- streaming upload ----------------------------------------------------------------- */
-struct aws_upload_stream
-{
-	aws_client *client;
-	char	   *bucket;
-	char	   *key;
-	char	   *content_type;
-	void		(*on_upload_id) (void *ctx, const char *upload_id);
-	void	   *ctx;
-	aws_buf		pending;		/* bytes not yet sent */
-	s3_target	target;
-	char	   *upload_id;		/* NULL until the upload goes multipart */
-	char	   *eid;			/* upload id, URI-encoded */
-	char		(*etags)[128];
-	int			nparts;
-	bool		failed;
-};
-
-static void
-stream_free(aws_upload_stream *s)
-{
-	free(s->bucket);
-	free(s->key);
-	free(s->content_type);
-	aws_buf_free(&s->pending);
-	free(s->target.path);
-	free(s->upload_id);
-	free(s->eid);
-	free(s->etags);
-	free(s);
-}
-
-aws_upload_stream *
-aws_upload_begin(aws_client *c, const char *bucket, const char *key, const char *content_type,
-				 void (*on_upload_id) (void *ctx, const char *upload_id), void *ctx, aws_error *err)
-{
-	aws_upload_stream *s = calloc(1, sizeof(*s));
-
-	if (s == NULL)
-	{
-		aws_set_error(err, "Upload", 0, "OutOfMemory", false, "out of memory");
-		return NULL;
-	}
-	s->client = c;
-	s->bucket = aws_strdup(bucket);
-	s->key = aws_strdup(key);
-	s->content_type = aws_strdup(content_type ? content_type : "application/octet-stream");
-	s->on_upload_id = on_upload_id;
-	s->ctx = ctx;
-	if (s3_target_for(c, bucket, key, &s->target, err) != 0)
-	{
-		stream_free(s);
-		return NULL;
-	}
-	return s;
-}
-
-static int
-stream_start_multipart(aws_upload_stream *s, aws_error *err)
-{
-	if (create_multipart(s->client, &s->target, s->content_type, &s->upload_id, err) != 0)
-		return -1;
-	if (s->on_upload_id)
-		s->on_upload_id(s->ctx, s->upload_id);
-	s->eid = aws_uri_encode(s->upload_id, strlen(s->upload_id), false);
-	return 0;
-}
-
-/* Send LEN bytes from the front of the pending buffer as the next part. */
-static int
-stream_send_part(aws_upload_stream *s, size_t len, aws_error *err)
-{
-	void	   *grown;
-
-	if (s->nparts >= MAX_PARTS)
-	{
-		aws_set_error(err, "UploadPart", 0, "TooManyParts", false,
-					  "the object needs more than %d parts: raise the part size", MAX_PARTS);
-		return -1;
-	}
-	grown = realloc(s->etags, (size_t) (s->nparts + 1) * sizeof(*s->etags));
-	if (grown == NULL)
-	{
-		aws_set_error(err, "UploadPart", 0, "OutOfMemory", false, "out of memory");
-		return -1;
-	}
-	s->etags = grown;
-	if (upload_part(s->client, &s->target, s->eid, s->nparts + 1, s->pending.data, len,
-					s->etags[s->nparts], sizeof(s->etags[0]), err) != 0)
-		return -1;
-	s->nparts++;
-	memmove(s->pending.data, s->pending.data + len, s->pending.len - len);
-	s->pending.len -= len;
-	return 0;
-}
-
-int
-aws_upload_write(aws_upload_stream *s, const void *data, size_t len, aws_error *err)
-{
-	size_t		part_size = s->client->cfg.part_size;
-
-	if (s->failed)
-	{
-		aws_set_error(err, "Upload", 0, "UploadFailed", false, "the upload already failed: abort it");
-		return -1;
-	}
-	if (aws_buf_append(&s->pending, data, len) != 0)
-	{
-		aws_set_error(err, "Upload", 0, "OutOfMemory", false, "out of memory");
-		s->failed = true;
-		return -1;
-	}
-	/* Stay a single PutObject while the object fits under the threshold. */
-	if (s->upload_id == NULL && s->pending.len <= s->client->cfg.multipart_threshold)
-		return 0;
-	if (s->upload_id == NULL && stream_start_multipart(s, err) != 0)
-	{
-		s->failed = true;
-		return -1;
-	}
-	/* Keep at least one byte back so the last part is never empty. */
-	while (s->pending.len > part_size)
-		if (stream_send_part(s, part_size, err) != 0)
-		{
-			s->failed = true;
-			return -1;
-		}
-	return 0;
-}
-
-void
-aws_upload_abort(aws_upload_stream *s)
-{
-	aws_error	ignored;
-
-	if (s == NULL)
-		return;
-	if (s->upload_id)
-		(void) aws_abort_multipart_upload(s->client, s->bucket, s->key, s->upload_id, &ignored);
-	stream_free(s);
-}
-
-int
-aws_upload_finish(aws_upload_stream *s, aws_error *err)
-{
-	int			rc;
-
-	if (s->failed)
-	{
-		aws_set_error(err, "Upload", 0, "UploadFailed", false, "the upload already failed");
-		rc = -1;
-	}
-	else if (s->upload_id == NULL)
-		rc = aws_put_object(s->client, s->bucket, s->key, s->pending.data, s->pending.len, s->content_type, err);
-	else
-	{
-		rc = s->pending.len > 0 ? stream_send_part(s, s->pending.len, err) : 0;
-		if (rc == 0)
-			rc = complete_multipart(s->client, &s->target, s->eid, s->etags, s->nparts, err);
-	}
-	if (rc != 0 && s->upload_id)
-	{
-		aws_error	saved = *err;
-
-		/* Never leave parts behind; report the error that made us abort. */
-		aws_upload_abort(s);
-		*err = saved;
-		return -1;
-	}
-	stream_free(s);
-	return rc;
-}

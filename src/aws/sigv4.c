@@ -9,7 +9,6 @@
  * re-encoded strictly, then sorted by name and value. Header names are lower-cased,
  * values trimmed with inner runs of spaces collapsed, duplicates joined with ','.
  */
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +132,15 @@ aws_sha256_hex(const void *data, size_t len, char out[65])
 }
 
 void
+aws_sha256_base64(const void *data, size_t len, char out[45])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	SHA256(data, len, md);
+	EVP_EncodeBlock((unsigned char *) out, md, SHA256_DIGEST_LENGTH);
+}
+
+void
 aws_md5_base64(const void *data, size_t len, char out[25])
 {
 	unsigned char md[16];
@@ -160,10 +168,11 @@ aws_format_amz_date(time_t t, char out[17])
 }
 
 /* ---- encoding ------------------------------------------------------------------------- */
+/* RFC 3986's unreserved set, exactly: A-Z a-z 0-9 - . _ ~ (ASCII, whatever the locale). */
 static bool
 unreserved(unsigned char c)
 {
-	return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
+	return aws_is_alnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
 }
 
 char *
@@ -322,6 +331,36 @@ append_trimmed(aws_buf *b, const char *v)
 		aws_buf_append(b, "", 0);
 }
 
+/*
+ * The signing key chain: kSecret = "AWS4" + secret, kDate, kRegion, kService, kSigning,
+ * then the signature of the string to sign. Every intermediate key is a secret (kSigning
+ * signs anything for a day): they live in one guarded block, wiped when done.
+ */
+typedef struct signing_keys
+{
+	unsigned char k[4][32];
+	char		secret[];		/* "AWS4" + secret access key */
+} signing_keys;
+
+static int
+derive_signature(const sigv4_request *req, const char *date, const aws_buf *sts, unsigned char sig[32])
+{
+	size_t		slen = strlen(req->secret_access_key);
+	signing_keys *sk = aws_secret_alloc(sizeof(signing_keys) + slen + 5);
+
+	if (sk == NULL)
+		return -1;
+	memcpy(sk->secret, "AWS4", 4);
+	memcpy(sk->secret + 4, req->secret_access_key, slen + 1);
+	hmac_sha256(sk->secret, slen + 4, date, strlen(date), sk->k[0]);
+	hmac_sha256(sk->k[0], 32, req->region, strlen(req->region), sk->k[1]);
+	hmac_sha256(sk->k[1], 32, req->service, strlen(req->service), sk->k[2]);
+	hmac_sha256(sk->k[2], 32, "aws4_request", 12, sk->k[3]);
+	hmac_sha256(sk->k[3], 32, sts->data, sts->len, sig);
+	aws_secret_free(sk);
+	return 0;
+}
+
 int
 aws_sigv4_sign(const sigv4_request *req, sigv4_result *out)
 {
@@ -335,12 +374,7 @@ aws_sigv4_sign(const sigv4_request *req, sigv4_result *out)
 	char	   *query;
 	char		hash[65];
 	char		date[9];
-	unsigned char k1[32],
-				k2[32],
-				k3[32],
-				k4[32],
-				sig[32];
-	aws_buf		secret = {0};
+	unsigned char sig[32];
 
 	memset(out, 0, sizeof(*out));
 	if (hs == NULL)
@@ -352,7 +386,7 @@ aws_sigv4_sign(const sigv4_request *req, sigv4_result *out)
 		int			j;
 
 		for (c = lower; *c; c++)
-			*c = (char) tolower((unsigned char) *c);
+			*c = (char) aws_to_lower((unsigned char) *c);
 		for (j = 0; j < n && strcmp(hs[j].name, lower) != 0; j++)
 			;
 		if (j == n)
@@ -390,18 +424,13 @@ aws_sigv4_sign(const sigv4_request *req, sigv4_result *out)
 	aws_buf_appendf(&sts, "AWS4-HMAC-SHA256\n%s\n%s/%s/%s/aws4_request\n%s",
 					req->amz_date, date, req->region, req->service, hash);
 
-	aws_buf_appendf(&secret, "AWS4%s", req->secret_access_key);
-	hmac_sha256(secret.data, secret.len, date, strlen(date), k1);
-	OPENSSL_cleanse(secret.data, secret.len);
-	aws_buf_free(&secret);
-	hmac_sha256(k1, 32, req->region, strlen(req->region), k2);
-	hmac_sha256(k2, 32, req->service, strlen(req->service), k3);
-	hmac_sha256(k3, 32, "aws4_request", 12, k4);
-	hmac_sha256(k4, 32, sts.data, sts.len, sig);
-	OPENSSL_cleanse(k1, 32);
-	OPENSSL_cleanse(k2, 32);
-	OPENSSL_cleanse(k3, 32);
-	OPENSSL_cleanse(k4, 32);
+	if (derive_signature(req, date, &sts, sig) != 0)
+	{
+		aws_buf_free(&sts);
+		aws_buf_free(&canon);
+		aws_buf_free(&signed_headers);
+		return -1;
+	}
 	to_hex(sig, 32, out->signature);
 
 	aws_buf_appendf(&auth, "AWS4-HMAC-SHA256 Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, Signature=%s",

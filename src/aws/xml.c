@@ -66,6 +66,22 @@ aws_xml_find(const char *xml, size_t len, const char *name)
 }
 
 char *
+aws_xml_root_name(const char *xml, size_t len)
+{
+	xmlDocPtr	doc = parse(xml, len);
+	xmlNodePtr	root;
+	char	   *out = NULL;
+
+	if (doc == NULL)
+		return NULL;
+	root = xmlDocGetRootElement(doc);
+	if (root)
+		out = aws_strdup((const char *) root->name);
+	xmlFreeDoc(doc);
+	return out;
+}
+
+char *
 aws_xml_list_keys(const char *xml, size_t len,
 				  void (*fn) (void *ctx, const char *key, int64_t size), void *ctx,
 				  bool *truncated)

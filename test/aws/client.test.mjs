@@ -17,8 +17,12 @@ const AWSCTL = 'build/aws/awsctl';
 const USER = DEFAULTS.users[0];
 const ROLE = DEFAULTS.roles[0];
 const BUCKET = DEFAULTS.buckets[0];
+const EU_BUCKET = 'aws-security-data-lake-eu-west-1-testlake';
+const KMS_BUCKET = 'kms-lake-us-east-1';
+const FOREIGN_BUCKET = 'look-alike-lake-us-east-1';   // owned by another account
+const OTHER_USER = { accessKeyId: 'AKIAGATENOPERMISSION', secretAccessKey: 'gateOtherSecretKey/00000000000000000000002' };
 // The user's secret and every token the stubs hand out.
-const SECRETS = [USER.secretAccessKey, 'imds-session-token-1', 'ecs-auth-token', 'eyJ.web-identity-token.sig'];
+const SECRETS = [USER.secretAccessKey, 'gateOtherSecretKey/00000000000000000000002', 'imds-session-token-1', 'ecs-auth-token', 'eyJ.web-identity-token.sig'];
 const printed = [];   // everything awsctl wrote, grepped for secrets at the end
 
 let gate;
@@ -27,7 +31,11 @@ let dir;
 before(async () => {
   execFileSync('make', ['-s', AWSCTL], { stdio: 'inherit' });
   dir = mkdtempSync(join(tmpdir(), 'awsctl-'));
-  gate = await startGate({});
+  gate = await startGate({
+    https: true,
+    users: [...DEFAULTS.users, OTHER_USER],
+    buckets: [BUCKET, { name: EU_BUCKET, region: 'eu-west-1' }, { name: KMS_BUCKET, sse: 'aws:kms' }, { name: FOREIGN_BUCKET, owner: '210987654321' }],
+  });
 });
 
 after(async () => {
@@ -140,36 +148,43 @@ test('a 40 MiB object goes multipart and reads back byte-exact', async () => {
   assert.equal(sha(readFileSync(join(dir, 'big.out'))), sha(body));
 });
 
-test('streaming upload: small stays one PutObject, 40 MiB in 64 KiB writes goes multipart', async () => {
+test('caller-driven multipart: create, 5 parts of 8 MiB with SHA-256 checksums, complete; reads back byte-exact', async () => {
   await admin(gate, 'requests/clear', {});
-  const small = randomBytes(300000);
-  const r1 = await awsctl(['stream', BUCKET, 'stream/small', file('s1', small)]);
-  assert.equal(r1.code, 0, r1.stdout);
-  assert.doesNotMatch(r1.stderr, /upload-id/);
   const big = randomBytes(40 << 20);
-  const r2 = await awsctl(['stream', BUCKET, 'stream/big', file('s2', big)]);
-  assert.equal(r2.code, 0, r2.stdout);
-  assert.match(r2.stderr, /upload-id \S+/);
-  const log = await requests();
-  assert.equal(log.filter((q) => q.path === `/${BUCKET}/stream/small`).length, 1, 'one PutObject');
-  assert.equal(log.filter((q) => q.path === `/${BUCKET}/stream/big` && q.method === 'PUT' && q.status === 200).length, 5);
-  for (const [key, body] of [['stream/small', small], ['stream/big', big]]) {
-    const g = await awsctl(['get', BUCKET, key, join(dir, 's.out')]);
-    assert.equal(g.code, 0, g.stdout);
-    assert.equal(sha(readFileSync(join(dir, 's.out'))), sha(body), key);
-  }
+  const r = await awsctl(['multipart', BUCKET, 'mp/big', file('mp1', big)]);
+  assert.equal(r.code, 0, r.stdout);
+  assert.deepEqual(r.json, { ok: true, size: big.length, parts: 5 });
+  const uploadId = r.stderr.match(/upload-id (\S+)/)[1];
+  const entry = (await admin(gate, 'multipart')).find((m) => m.uploadId === uploadId);
+  assert.equal(entry.state, 'completed');
+  assert.equal(entry.checksumAlgorithm, 'SHA256', 'created with x-amz-checksum-algorithm: SHA256');
+  const log = (await requests()).filter((q) => q.path === `/${BUCKET}/mp/big`);
+  assert.deepEqual(log.map((q) => `${q.kind} ${q.status}`), ['create 200', 'part 200', 'part 200', 'part 200', 'part 200', 'part 200', 'complete 200']);
+  assert.ok(log.filter((q) => q.kind === 'part').every((q) => q.checksumSha256 && q.contentMd5 && q.signedHeaders.includes('x-amz-checksum-sha256')));
+  const g = await awsctl(['get', BUCKET, 'mp/big', join(dir, 'mp.out')]);
+  assert.equal(g.code, 0, g.stdout);
+  assert.equal(sha(readFileSync(join(dir, 'mp.out'))), sha(big));
 });
 
-test('streaming upload aborted half-way leaves the multipart upload aborted; abort by id is idempotent', async () => {
-  const r = await awsctl(['stream', BUCKET, 'stream/aborted', file('s3', randomBytes(30 << 20))], baseEnv({ AWSCTL_ABORT_AFTER: String(20 << 20) }));
+test('caller-driven multipart aborted half-way leaves the upload aborted; abort by id is idempotent', async () => {
+  const r = await awsctl(['multipart', BUCKET, 'mp/aborted', file('mp3', randomBytes(30 << 20))], baseEnv({ AWSCTL_ABORT_AFTER: String(16 << 20) }));
   assert.equal(r.json.aborted, true, r.stdout);
   const uploadId = r.stderr.match(/upload-id (\S+)/)[1];
   const entry = (await admin(gate, 'multipart')).find((m) => m.uploadId === uploadId);
   assert.equal(entry?.state, 'aborted');
-  const again = await awsctl(['abort', BUCKET, 'stream/aborted', uploadId]);
+  const again = await awsctl(['abort', BUCKET, 'mp/aborted', uploadId]);
   assert.equal(again.code, 0, again.stdout);
-  const head = await awsctl(['head', BUCKET, 'stream/aborted']);
+  const head = await awsctl(['head', BUCKET, 'mp/aborted']);
   assert.equal(head.json.exists, false);
+});
+
+test('the library refuses parts S3 would refuse: a 1 MiB part that is not the last', async () => {
+  const r = await awsctl(['multipart', BUCKET, 'mp/small-parts', file('mp4', randomBytes(3 << 20))], baseEnv({ AWSCTL_PART_SIZE: String(1 << 20) }));
+  assert.equal(r.json.ok, false, r.stdout);
+  assert.equal(r.json.error.code, 'InvalidPart');
+  assert.equal(r.json.error.operation, 'CompleteMultipartUpload');
+  assert.match(r.json.error.message, /smaller than 5 MiB/);
+  assert.equal(r.json.error.http_status, 0, 'refused before sending');
 });
 
 test('AssumeRole with the right ExternalId: the session token signs the PUT', async () => {
@@ -418,6 +433,240 @@ test('TLS: a self-signed endpoint is refused by default and accepted with its CA
   } finally {
     await new Promise((r) => server.close(r));
   }
+});
+
+// ---- SSE-KMS, checksums, bucket owner (issue 13.1, 13.2) ----------------------------------------
+const onPath = (log, key, bucket = BUCKET) => log.filter((q) => q.path === `/${bucket}/${key}`);
+
+test('SSE-KMS bucket: a PutObject and a multipart upload succeed the first time, no retries', async () => {
+  await admin(gate, 'requests/clear', {});
+  const small = randomBytes(100000);
+  const put = await awsctl(['put', KMS_BUCKET, 'kms/small', file('k1', small)]);
+  assert.equal(put.code, 0, put.stdout);
+  const big = randomBytes(12 << 20);
+  const mp = await awsctl(['multipart', KMS_BUCKET, 'kms/big', file('k2', big)], baseEnv({ AWSCTL_PART_SIZE: String(5 << 20) }));
+  assert.equal(mp.code, 0, mp.stdout);
+  const up = await awsctl(['upload', KMS_BUCKET, 'kms/upload', file('k3', big)], baseEnv({ AWSCTL_THRESHOLD: String(5 << 20), AWSCTL_PART_SIZE: String(5 << 20) }));
+  assert.equal(up.code, 0, up.stdout);
+  const log = await requests();
+  assert.deepEqual(onPath(log, 'kms/small', KMS_BUCKET).map((q) => q.status), [200], 'one PutObject, no retry');
+  assert.deepEqual(onPath(log, 'kms/big', KMS_BUCKET).map((q) => `${q.kind} ${q.status}`), ['create 200', 'part 200', 'part 200', 'part 200', 'complete 200']);
+  assert.equal(onPath(log, 'kms/upload', KMS_BUCKET).filter((q) => q.status !== 200).length, 0);
+  for (const [key, body] of [['kms/small', small], ['kms/big', big], ['kms/upload', big]]) {
+    const g = await awsctl(['get', KMS_BUCKET, key, join(dir, 'k.out')]);
+    assert.equal(g.code, 0, g.stdout);
+    assert.equal(sha(readFileSync(join(dir, 'k.out'))), sha(body), key);
+  }
+});
+
+test('a corrupted x-amz-checksum-sha256 is refused with BadDigest and not retried (PutObject and UploadPart)', async () => {
+  await admin(gate, 'requests/clear', {});
+  const env = baseEnv({ AWSCTL_CORRUPT_CHECKSUM: '1' });
+  const put = await awsctl(['put', BUCKET, 'corrupt/put', file('c1', randomBytes(5000))], env);
+  assert.equal(put.json.ok, false, put.stdout);
+  assert.equal(put.json.error.code, 'BadDigest');
+  assert.equal(put.json.error.http_status, 400);
+  assert.equal(put.json.error.retryable, false);
+  assert.equal(put.json.error.attempts, 1);
+  const mp = await awsctl(['multipart', KMS_BUCKET, 'corrupt/mp', file('c2', randomBytes(6 << 20))], env);
+  assert.equal(mp.json.error.code, 'BadDigest', mp.stdout);
+  assert.equal(mp.json.error.operation, 'UploadPart');
+  const head = await awsctl(['head', BUCKET, 'corrupt/put']);
+  assert.equal(head.json.exists, false, 'nothing stored');
+});
+
+test('expected bucket owner: sent on every S3 request; a bucket of another account is refused with 403 AccessDenied', async () => {
+  await admin(gate, 'requests/clear', {});
+  const env = baseEnv({ AWSCTL_OWNER: '123456789012', AWSCTL_PART_SIZE: String(5 << 20) });
+  const ok = await awsctl(['multipart', BUCKET, 'owner/mp', file('o1', randomBytes(6 << 20))], env);
+  assert.equal(ok.code, 0, ok.stdout);
+  const head = await awsctl(['head', BUCKET, 'owner/mp'], env);
+  assert.equal(head.json.exists, true);
+  const log = onPath(await requests(), 'owner/mp');
+  assert.equal(log.length, 5, 'create, 2 parts, complete, head');
+  assert.ok(log.every((q) => q.expectedBucketOwner === '123456789012' && q.signedHeaders.includes('x-amz-expected-bucket-owner')));
+  const denied = await awsctl(['put', FOREIGN_BUCKET, 'owner/x', file('o2', 'x')], env);
+  assert.equal(denied.json.error.code, 'AccessDenied', denied.stdout);
+  assert.equal(denied.json.error.http_status, 403);
+  assert.equal(denied.json.error.retryable, false);
+  const bad = await awsctl(['put', BUCKET, 'owner/y', file('o3', 'y')], baseEnv({ AWSCTL_OWNER: '12345' }));
+  assert.equal(bad.json.error.code, 'InvalidConfig');
+});
+
+// ---- the production addressing path (issue 13.3) ----------------------------------------------
+// https, virtual-hosted, regional STS: AWS's own host names, routed to the gate's HTTPS listener.
+const awsEnv = (extra = {}) => {
+  const env = roleEnv({ AWSCTL_CONNECT_TO: `::127.0.0.1:${gate.httpsPort}`, AWSCTL_CA_FILE: gate.caFile, AWSCTL_PATH_STYLE: '0', ...extra });
+  delete env.AWSCTL_ENDPOINT;
+  delete env.AWSCTL_STS_ENDPOINT;
+  return env;
+};
+
+test('AWS host names over https: <bucket>.s3.us-east-1.amazonaws.com and sts.us-east-1.amazonaws.com, verified against the test CA', async () => {
+  await admin(gate, 'requests/clear', {});
+  const body = randomBytes(3000);
+  const put = await awsctl(['put', BUCKET, 'prod/a b.txt', file('p1', body)], awsEnv());
+  assert.equal(put.code, 0, put.stdout);
+  const get = await awsctl(['get', BUCKET, 'prod/a b.txt', join(dir, 'p.out')], awsEnv());
+  assert.equal(get.code, 0, get.stdout);
+  assert.ok(readFileSync(join(dir, 'p.out')).equals(body));
+  const log = await requests();
+  const assume = log.find((q) => q.action === 'AssumeRole');
+  assert.equal(assume.host, 'sts.us-east-1.amazonaws.com');
+  assert.equal(assume.tls, true);
+  const s3 = log.filter((q) => q.service === 's3');
+  assert.ok(s3.length >= 2 && s3.every((q) => q.host === `${BUCKET}.s3.us-east-1.amazonaws.com` && q.tls && q.status === 200 && q.path === '/prod/a%20b.txt'));
+  const untrusted = await awsctl(['put', BUCKET, 'prod/x', file('p2', 'x')], awsEnv({ AWSCTL_CA_FILE: '', AWSCTL_MAX_ATTEMPTS: '1' }));
+  assert.equal(untrusted.json.error.curl_code, 60, untrusted.stdout);
+});
+
+test('region redirect, 301 PermanentRedirect: re-signed for eu-west-1 at its regional endpoint, remembered', async () => {
+  await admin(gate, 'requests/clear', {});
+  const body = randomBytes(2000);
+  const put = await awsctl(['put', EU_BUCKET, 'redirect/301', file('r1', body)], awsEnv({ AWSCTL_REPEAT: '2' }));
+  assert.equal(put.code, 0, put.stdout);
+  assert.match(put.stderr, /bucket-region eu-west-1/);
+  const s3 = (await requests()).filter((q) => q.service === 's3');
+  assert.deepEqual(s3.map((q) => `${q.host} ${q.signedRegion} ${q.status}`), [
+    `${EU_BUCKET}.s3.us-east-1.amazonaws.com us-east-1 301`,
+    `${EU_BUCKET}.s3.eu-west-1.amazonaws.com eu-west-1 200`,
+    `${EU_BUCKET}.s3.eu-west-1.amazonaws.com eu-west-1 200`], 'one redirect, then the remembered region');
+  const get = await awsctl(['get', EU_BUCKET, 'redirect/301', join(dir, 'r.out')], awsEnv());
+  assert.equal(get.code, 0, get.stdout);
+  assert.ok(readFileSync(join(dir, 'r.out')).equals(body));
+});
+
+test('region redirect, 400 AuthorizationHeaderMalformed with <Region>: re-signed once for it (explicit endpoint kept)', async () => {
+  await admin(gate, 'requests/clear', {});
+  const put = await awsctl(['multipart', EU_BUCKET, 'redirect/400', file('r2', randomBytes(6 << 20))], baseEnv({ AWSCTL_PART_SIZE: String(5 << 20) }));
+  assert.equal(put.code, 0, put.stdout);
+  assert.match(put.stderr, /bucket-region eu-west-1/);
+  const s3 = (await requests()).filter((q) => q.service === 's3');
+  assert.deepEqual(s3.map((q) => `${q.kind} ${q.signedRegion} ${q.status}${q.code ? ` ${q.code}` : ''}`), [
+    'create us-east-1 400 AuthorizationHeaderMalformed', 'create eu-west-1 200', 'part eu-west-1 200', 'part eu-west-1 200', 'complete eu-west-1 200']);
+  assert.ok(s3.every((q) => q.host === `127.0.0.1:${gate.port}`), 'the configured endpoint stays');
+});
+
+// ---- bounded responses, overall timeout, interrupts (issue 11.5) -----------------------------------
+test('a 403 with a 400 MiB body: cut at max_response_bytes, memory stays small, AccessDenied still reported', async () => {
+  await admin(gate, 'faults', { count: 1, kinds: ['hugeError'], target: 's3' });
+  const started = Date.now();
+  const r = await awsctl(['put', BUCKET, 'huge/err', file('h1', 'x')]);
+  const took = Date.now() - started;
+  await admin(gate, 'faults/clear', {});
+  assert.equal(r.json.error.code, 'AccessDenied', r.stdout);
+  assert.equal(r.json.error.http_status, 403);
+  assert.match(r.json.error.message, /cut/);
+  const rss = Number(r.stderr.match(/maxrss_kb (\d+)/)[1]);
+  console.log(`# bounded: 400 MiB error body -> peak RSS ${(rss / 1024).toFixed(1)} MiB, ${took} ms`);
+  assert.ok(rss < 40 * 1024, `peak RSS ${rss} kB (a 4 MiB cap on top of ~16 MiB of libraries)`);
+});
+
+test('a peer trickling 2 KB/s (above the 1 KB/s low-speed limit) is cut by the overall request timeout', async () => {
+  await admin(gate, 'faults', { count: 1, kinds: ['trickle'], target: 's3', trickleBytesPerSecond: 2048 });
+  const started = Date.now();
+  const r = await awsctl(['put', BUCKET, 'trickle/x', file('t1', 'x')], baseEnv({ AWSCTL_REQUEST_TIMEOUT_MS: '1500', AWSCTL_MAX_ATTEMPTS: '1' }));
+  const took = Date.now() - started;
+  await admin(gate, 'faults/clear', {});
+  assert.equal(r.json.error.code, 'Timeout', r.stdout);
+  assert.equal(r.json.error.curl_code, 28);
+  console.log(`# bounded: trickling peer cut after ${took} ms (request_timeout_ms 1500)`);
+  assert.ok(took >= 1400 && took < 4000, `took ${took} ms`);
+});
+
+test('interrupt during a stalled upload: the call ends within 200 ms with Interrupted (not retryable)', async () => {
+  await admin(gate, 'stall', { match: { kind: 'put', pathPrefix: `/${BUCKET}/stalled/` }, count: 1 });
+  try {
+    const r = await awsctl(['put', BUCKET, 'stalled/x', file('s1', randomBytes(100000))], baseEnv({ AWSCTL_INTERRUPT_AT_MS: '800' }));
+    assert.equal(r.json.error.code, 'Interrupted', r.stdout);
+    assert.equal(r.json.error.retryable, false);
+    const late = Number(r.stderr.match(/late_ms (-?\d+)/)[1]);
+    console.log(`# interrupt: stalled upload returned ${late} ms after the flag`);
+    assert.ok(late >= 0 && late < 200, `late ${late} ms`);
+  } finally {
+    await admin(gate, 'stall/release', {});
+  }
+});
+
+test('interrupt during a retry backoff: the sleep is sliced, the call ends within 200 ms', async () => {
+  await admin(gate, 'down', { seconds: 30 });
+  try {
+    const r = await awsctl(['put', BUCKET, 'backoff/x', file('b1', 'x')], baseEnv({
+      AWSCTL_MAX_ATTEMPTS: '50', AWSCTL_BASE_DELAY_MS: '4000', AWSCTL_MAX_DELAY_MS: '4000', AWSCTL_INTERRUPT_AT_MS: '1500' }));
+    assert.equal(r.json.error.code, 'Interrupted', r.stdout);
+    const late = Number(r.stderr.match(/late_ms (-?\d+)/)[1]);
+    console.log(`# interrupt: backoff sleep returned ${late} ms after the flag (${r.json.error.attempts} attempts)`);
+    assert.ok(late >= 0 && late < 200, `late ${late} ms`);
+  } finally {
+    await admin(gate, 'down', { seconds: 0 });
+  }
+});
+
+// ---- Security Lake control plane (issue 15.2) ----------------------------------------------------
+const slEnv = (extra = {}) => baseEnv({ AWSCTL_SL_ENDPOINT: gate.url, ...extra });
+const CRAWLER = 'arn:aws:iam::123456789012:role/AmazonSecurityLakeCrawler';
+
+test('CreateCustomLogSource: the source is created, its provider role is then assumable with the ExternalId, and it can write', async () => {
+  const r = await awsctl(['sl-create', 'pgsource', '2.0', 'AUTHENTICATION,NETWORK_ACTIVITY', CRAWLER, 'ext-id-pg', '123456789012'], slEnv());
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(r.json.status, 200);
+  const src = JSON.parse(r.json.body).source;
+  assert.equal(src.sourceName, 'pgsource');
+  assert.equal(src.sourceVersion, '2.0');
+  assert.equal(src.provider.location, `s3://${BUCKET}/ext/pgsource/2.0/`);
+  assert.equal(src.provider.roleArn, 'arn:aws:iam::123456789012:role/service-role/AmazonSecurityLake-Provider-pgsource-us-east-1');
+  assert.match(src.attributes.crawlerArn, /^arn:aws:glue:us-east-1:123456789012:crawler\//);
+  const env = baseEnv({ AWSCTL_ROLE_ARN: src.provider.roleArn, AWSCTL_EXTERNAL_ID: 'ext-id-pg' });
+  const put = await awsctl(['put', BUCKET, 'ext/pgsource/2.0/region=us-east-1/accountId=external/eventDay=20260101/a.parquet', file('sl1', 'PAR1')], env);
+  assert.equal(put.code, 0, put.stdout);
+  const wrongId = await awsctl(['creds'], baseEnv({ AWSCTL_ROLE_ARN: src.provider.roleArn, AWSCTL_EXTERNAL_ID: 'other' }));
+  assert.equal(wrongId.json.error.code, 'AccessDenied');
+});
+
+test('CreateCustomLogSource over https at securitylake.us-east-1.amazonaws.com (SigV4 service securitylake)', async () => {
+  const env = awsEnv({ AWSCTL_ROLE_ARN: '', AWSCTL_EXTERNAL_ID: '' });
+  const r = await awsctl(['sl-create', 'viatls', '-', 'DNS_ACTIVITY', CRAWLER, 'ext-id-tls', '123456789012'], env);
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(JSON.parse(r.json.body).source.provider.location, `s3://${BUCKET}/ext/viatls/`);
+  const log = (await requests()).filter((q) => q.service === 'securitylake');
+  assert.equal(log.at(-1).host, 'securitylake.us-east-1.amazonaws.com');
+  assert.equal(log.at(-1).action, 'CreateCustomLogSource');
+});
+
+test('CreateCustomLogSource errors: ConflictException 409, BadRequestException 400, AccessDeniedException 403 (x-amzn-errortype stripped of its suffix)', async () => {
+  const dup = await awsctl(['sl-create', 'pgsource', '2.0', 'AUTHENTICATION', CRAWLER, 'ext-id-pg', '123456789012'], slEnv());
+  assert.deepEqual([dup.json.status, dup.json.error_type], [409, 'ConflictException'], dup.stdout);
+  assert.match(JSON.parse(dup.json.body).message, /already exists/);
+  assert.match(dup.stderr, /error ConflictException: A custom source named pgsource/);
+  for (const [args, why] of [
+    [['bad name!', '1.0', 'AUTHENTICATION', CRAWLER, 'ext-id', '123456789012'], /sourceName.*regular expression/],
+    [['this_name_is_far_too_long_for_iam', '1.0', 'AUTHENTICATION', CRAWLER, 'ext-id', '123456789012'], /64 characters/],
+    [['okname', 'v 1', 'AUTHENTICATION', CRAWLER, 'ext-id', '123456789012'], /sourceVersion/],
+    [['okname', '1.0', 'NOT_A_CLASS', CRAWLER, 'ext-id', '123456789012'], /NOT_A_CLASS is not supported/],
+    [['okname', '1.0', 'AUTHENTICATION', 'arn:aws:iam::1:role/x', 'ext-id', '123456789012'], /roleArn/],
+    [['okname', '1.0', 'AUTHENTICATION', CRAWLER, 'x', '123456789012'], /externalId.*length/],
+    [['okname', '1.0', 'AUTHENTICATION', CRAWLER, 'ext-id', 'someone'], /principal/],
+  ]) {
+    const r = await awsctl(['sl-create', ...args], slEnv());
+    assert.deepEqual([r.json.status, r.json.error_type], [400, 'BadRequestException'], `${args}: ${r.stdout}`);
+    assert.match(JSON.parse(r.json.body).message, why);
+  }
+  const missing = await awsctl(['rest', 'securitylake', 'POST', '/v1/datalake/logsources/custom', file('sl.json', '{"sourceName":"nocfg"}')], slEnv());
+  assert.deepEqual([missing.json.status, missing.json.error_type], [400, 'BadRequestException'], missing.stdout);
+  const denied = await awsctl(['sl-create', 'other', '1.0', 'AUTHENTICATION', CRAWLER, 'ext-id', '123456789012'],
+    slEnv({ AWS_ACCESS_KEY_ID: OTHER_USER.accessKeyId, AWS_SECRET_ACCESS_KEY: OTHER_USER.secretAccessKey }));
+  assert.deepEqual([denied.json.status, denied.json.error_type], [403, 'AccessDeniedException'], denied.stdout);
+  assert.match(JSON.parse(denied.json.body).message, /not authorized to perform: securitylake:CreateCustomLogSource/);
+});
+
+test('DeleteCustomLogSource: 200, then 404 ResourceNotFoundException; the provider role is no longer assumable', async () => {
+  const roleArn = 'arn:aws:iam::123456789012:role/service-role/AmazonSecurityLake-Provider-pgsource-us-east-1';
+  const del = await awsctl(['sl-delete', 'pgsource', '2.0'], slEnv());
+  assert.deepEqual([del.json.status, del.json.body], [200, '{}'], del.stdout);
+  const again = await awsctl(['sl-delete', 'pgsource', '2.0'], slEnv());
+  assert.deepEqual([again.json.status, again.json.error_type], [404, 'ResourceNotFoundException'], again.stdout);
+  const creds = await awsctl(['creds'], baseEnv({ AWSCTL_ROLE_ARN: roleArn, AWSCTL_EXTERNAL_ID: 'ext-id-pg' }));
+  assert.equal(creds.json.error.code, 'AccessDenied');
 });
 
 test('nothing awsctl printed holds a secret', () => {

@@ -13,6 +13,7 @@
 //   import { startGate } from './gate.mjs';  const gate = await startGate({ ... });
 //   node test/gate/gate.mjs --port 0 [--data-dir DIR] [--config file.json] [--pid-file F]
 import http from 'node:http';
+import https from 'node:https';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,8 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Hash } from '@smithy/hash-node';
+import { makeTestTls } from './tls.mjs';
+import { createSecurityLake } from './securitylake.mjs';
 
 const require = createRequire(import.meta.url);
 const S3rver = require('s3rver');
@@ -32,8 +35,14 @@ export const DEFAULTS = {
     externalId: 'test-external-id', maxSessionDuration: 3600, allowTagSession: false,
   }],
   webIdentity: null,
+  // A name, or { name, region, owner, sse: 'aws:kms', kmsKeyId }: region defaults to the
+  // gate's, owner to 123456789012, sse to none (S3-managed: ETag = MD5 of a single PUT).
   buckets: ['aws-security-data-lake-us-east-1-testlake'],
+  // Security Lake control plane: the lake's account and bucket (default: the first bucket),
+  // and who may call it (access key ids, or the role ARNs behind temporary keys).
+  securityLake: { account: '123456789012', allow: ['AKIAGATETESTUSER0001'] },
 };
+export const DEFAULT_OWNER = '123456789012';
 
 const MAX_SKEW_MS = 15 * 60 * 1000;
 const STS_NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
@@ -44,12 +53,60 @@ const requestId = () => randomBytes(8).toString('hex').toUpperCase();
 const randomKey = (prefix, n) => prefix + Array.from(randomBytes(n), (b) => 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'[b % 32]).join('');
 
 class GateError extends Error {
-  constructor(status, code, message, extra = {}) {
+  constructor(status, code, message, extra = {}, headers = {}) {
     super(message);
     this.status = status;
     this.code = code;
     this.extra = extra;
+    this.headers = headers;
   }
+}
+
+// How a host addresses S3: { bucket (virtual-hosted) or null, endpointRegion or null }.
+export function s3Addressing(hostHeader) {
+  const host = String(hostHeader ?? '').split(':')[0].toLowerCase();
+  let m = /^(.+)\.s3[.-](?:dualstack\.)?([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/.exec(host);
+  if (m && m[2] !== 'amazonaws') return { bucket: m[1], endpointRegion: m[2] };
+  m = /^s3[.-](?:dualstack\.)?([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?$/.exec(host);
+  if (m && m[1] !== 'amazonaws') return { bucket: null, endpointRegion: m[1] };
+  m = /^(.+)\.s3\.amazonaws\.com$/.exec(host);
+  if (m) return { bucket: m[1], endpointRegion: null };
+  m = /^(.+?)\.(?:s3\.)?localhost$/.exec(host);
+  if (m && m[1] !== 's3' && m[1] !== 'sts' && m[1] !== 'securitylake') return { bucket: m[1], endpointRegion: null };
+  return { bucket: null, endpointRegion: null };
+}
+
+// Content-MD5 and x-amz-checksum-sha256 of a PUT body, checked as S3 does.
+function checkDigests(req, body) {
+  const md5 = req.headers['content-md5'];
+  if (md5 !== undefined) {
+    const raw = Buffer.from(md5, 'base64');
+    if (raw.length !== 16 || raw.toString('base64') !== md5) throw new GateError(400, 'InvalidDigest', 'The Content-MD5 you specified was invalid.');
+    const actual = createHash('md5').update(body).digest('base64');
+    if (actual !== md5) {
+      throw new GateError(400, 'BadDigest', 'The Content-MD5 you specified did not match what we received.',
+        { ExpectedDigest: Buffer.from(md5, 'base64').toString('hex'), CalculatedDigest: Buffer.from(actual, 'base64').toString('hex') });
+    }
+  }
+  const sha = req.headers['x-amz-checksum-sha256'];
+  if (sha !== undefined) {
+    const raw = Buffer.from(sha, 'base64');
+    if (raw.length !== 32 || raw.toString('base64') !== sha) throw new GateError(400, 'InvalidRequest', 'Value for x-amz-checksum-sha256 header is invalid.');
+    if (createHash('sha256').update(body).digest('base64') !== sha) {
+      throw new GateError(400, 'BadDigest', 'The sha256 you specified did not match the calculated checksum.');
+    }
+  }
+  return sha;
+}
+
+// What kind of S3 request: put (PutObject), part (UploadPart), create, complete, abort, other.
+function s3Kind(method, query) {
+  if (method === 'PUT' && 'uploadId' in query) return 'part';
+  if (method === 'PUT') return 'put';
+  if (method === 'POST' && 'uploads' in query) return 'create';
+  if (method === 'POST' && 'uploadId' in query) return 'complete';
+  if (method === 'DELETE' && 'uploadId' in query) return 'abort';
+  return 'other';
 }
 
 // "20240101T000000Z" → Date
@@ -102,12 +159,16 @@ export async function startGate(options = {}) {
   const configFile = join(dataDir, '..', `gate-config-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
   writeFileSync(configFile, JSON.stringify({ ...options, dataDir }));
   const child = spawn(process.execPath, [new URL(import.meta.url).pathname, '--config', configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let httpsPort;
+  let caFile;
   const url = await new Promise((resolve, reject) => {
     let out = '';
     const onData = (d) => {
       out += d;
       const m = /^gate listening (\S+)$/m.exec(out);
       if (m) { child.stdout.off('data', onData); resolve(m[1]); }
+      const t = /^gate https (\d+) (\S+)$/m.exec(out);
+      if (t) { httpsPort = Number(t[1]); caFile = t[2]; }
     };
     child.stdout.on('data', onData);
     child.on('exit', (code) => reject(new Error(`gate exited with ${code}: ${out}`)));
@@ -116,7 +177,7 @@ export async function startGate(options = {}) {
   child.stdout.resume();
   return {
     url, port: Number(new URL(url).port), adminUrl: `${url}/__gate`, dataDir, region: options.region ?? DEFAULTS.region,
-    pid: child.pid,
+    pid: child.pid, httpsPort, caFile,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
@@ -131,6 +192,11 @@ export async function startGate(options = {}) {
 export async function startGateInProcess(options = {}) {
   const opts = { ...DEFAULTS, ...options };
   const region = opts.region;
+  const buckets = new Map(opts.buckets.map((b) => (typeof b === 'string' ? { name: b } : b))
+    .map((b) => [b.name, { region, owner: DEFAULT_OWNER, sse: null, ...b }]));
+  for (const b of buckets.values()) {
+    if (b.sse === 'aws:kms' && !b.kmsKeyId) b.kmsKeyId = `arn:aws:kms:${b.region}:${b.owner}:key/${randomBytes(16).toString('hex').replace(/(.{8})(.{4})(.{4})(.{4})(.{12})/, '$1-$2-$3-$4-$5')}`;
+  }
   const users = new Map(opts.users.map((u) => [u.accessKeyId, u.secretAccessKey]));
   const roles = new Map(opts.roles.map((r) => [r.roleArn, { maxSessionDuration: 3600, allowTagSession: false, ...r }]));
   let webIdentity = opts.webIdentity;
@@ -144,10 +210,13 @@ export async function startGateInProcess(options = {}) {
   let downUntil = 0;
   const requests = [];
   const stats = {};
+  let stall = null; // { match: {method, pathPrefix, kind}, count }
+  const held = new Map(); // id → { method, path, kind, since, release(), entry }
+  let heldSeq = 0;
 
   const s3rver = new S3rver({
     address: '127.0.0.1', port: 0, silent: true, directory: dataDir,
-    configureBuckets: opts.buckets.map((name) => ({ name })),
+    configureBuckets: [...buckets.keys()].map((name) => ({ name })),
   });
   const backend = await s3rver.run();
 
@@ -168,7 +237,9 @@ export async function startGateInProcess(options = {}) {
       : new GateError(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.');
   }
 
-  async function verify(req, body, path, rawQuery, query, isSts) {
+  // svc: 's3' | 'sts' | 'securitylake'; expectedRegion: the region the request must be signed for.
+  async function verify(req, body, path, query, svc, expectedRegion) {
+    const isSts = svc === 'sts';
     const header = req.headers.authorization;
     const presigned = header ? null : parsePresigned(query);
     const auth = header ? parseAuthorization(header) : presigned;
@@ -189,15 +260,19 @@ export async function startGateInProcess(options = {}) {
       throw isSts ? new GateError(403, 'SignatureDoesNotMatch', 'Credential should be scoped to a valid date.')
         : new GateError(400, 'AuthorizationHeaderMalformed', `Invalid credential date "${auth.date}". This date is not the same as X-Amz-Date: "${amzDate.slice(0, 8)}".`);
     }
-    if (auth.region !== region) {
-      throw new GateError(400, 'AuthorizationHeaderMalformed', `the region '${auth.region}' is wrong; expecting '${region}'`, { Region: region });
+    if (auth.region !== expectedRegion) {
+      if (svc === 's3') {
+        throw new GateError(400, 'AuthorizationHeaderMalformed', `The authorization header is malformed; the region '${auth.region}' is wrong; expecting '${expectedRegion}'`,
+          { Region: expectedRegion }, { 'x-amz-bucket-region': expectedRegion });
+      }
+      throw new GateError(403, 'SignatureDoesNotMatch', `Credential should be scoped to a valid region, not '${auth.region}'. `);
     }
-    if (service !== (isSts ? 'sts' : 's3')) throw new GateError(403, 'SignatureDoesNotMatch', `Credential should be scoped to a valid service: '${isSts ? 'sts' : 's3'}'.`);
+    if (service !== svc) throw new GateError(403, 'SignatureDoesNotMatch', `Credential should be scoped to a valid service: '${svc}'.`);
     if (presigned && presigned.expires > 0 && Date.now() > date.getTime() + presigned.expires * 1000) {
       throw new GateError(403, 'AccessDenied', 'Request has expired');
     }
     let payloadHash = req.headers['x-amz-content-sha256'];
-    if (!isSts && !presigned) {
+    if (svc === 's3' && !presigned) {
       if (!payloadHash) throw new GateError(400, 'InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
       if (payloadHash !== 'UNSIGNED-PAYLOAD' && !payloadHash.startsWith('STREAMING-')) {
         const actual = createHash('sha256').update(body).digest('hex');
@@ -229,7 +304,7 @@ export async function startGateInProcess(options = {}) {
     }
     const signer = new SignatureV4({
       credentials: { accessKeyId: creds.accessKeyId, secretAccessKey: creds.secretAccessKey, sessionToken: presigned ? undefined : (headers['x-amz-security-token'] ? creds.sessionToken : undefined) },
-      region, service, sha256: Sha256, uriEscapePath: isSts, applyChecksum: false,
+      region: expectedRegion, service, sha256: Sha256, uriEscapePath: svc !== 's3', applyChecksum: false,
     });
     const signQuery = { ...query };
     if (presigned) delete signQuery['X-Amz-Signature'];
@@ -245,8 +320,8 @@ export async function startGateInProcess(options = {}) {
       });
       expected = signed.query['X-Amz-Signature'];
     } else {
-      if (isSts) delete headers['x-amz-content-sha256'];
-      if (payloadHash && !isSts) headers['x-amz-content-sha256'] = payloadHash;
+      if (svc !== 's3' && !auth.signedHeaders.includes('x-amz-content-sha256')) delete headers['x-amz-content-sha256'];
+      if (payloadHash && svc === 's3') headers['x-amz-content-sha256'] = payloadHash;
       const signed = await signer.sign(request, { signingDate: date, signableHeaders: new Set(auth.signedHeaders) });
       expected = /Signature=([0-9a-f]{64})/.exec(signed.headers.authorization)[1];
     }
@@ -254,7 +329,7 @@ export async function startGateInProcess(options = {}) {
       throw isSts ? new GateError(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.')
         : new GateError(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.');
     }
-    return { accessKeyId: auth.accessKeyId, signedHeaders: auth.signedHeaders, hasSecurityToken: Boolean(creds.sessionToken), session: creds.session };
+    return { accessKeyId: auth.accessKeyId, signedHeaders: auth.signedHeaders, hasSecurityToken: Boolean(creds.sessionToken), session: creds.session, region: auth.region };
   }
 
   // ---- responses --------------------------------------------------------------------
@@ -262,8 +337,13 @@ export async function startGateInProcess(options = {}) {
     const id = requestId();
     const extra = Object.entries(err.extra ?? {}).map(([k, v]) => `<${k}>${xmlEscape(v)}</${k}>`).join('');
     const bodyXml = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${err.code}</Code><Message>${xmlEscape(err.message)}</Message>${extra}<Resource>${xmlEscape(resource)}</Resource><RequestId>${id}</RequestId><HostId>${id}</HostId></Error>`;
-    res.writeHead(err.status, { 'content-type': 'application/xml', 'x-amz-request-id': id, date: new Date().toUTCString() });
-    res.end(bodyXml);
+    res.writeHead(err.status, { 'content-type': 'application/xml', 'x-amz-request-id': id, date: new Date().toUTCString(), ...(err.headers ?? {}) });
+    res.end(req0(res).method === 'HEAD' ? undefined : bodyXml);
+  }
+
+  // The request behind a response (HEAD answers carry no body).
+  function req0(res) {
+    return res.req ?? { method: 'GET' };
   }
 
   function sendStsError(res, err) {
@@ -384,6 +464,15 @@ export async function startGateInProcess(options = {}) {
       case 'reset':
         req.socket.destroy();
         return true;
+      case 'trickle':
+        // 200 and a body of spaces at trickleBytesPerSecond (default 1024: just fast enough
+        // for a low-speed check of 1 KB/s), for trickleSeconds (default 300).
+        await trickle(res, faults?.trickleBytesPerSecond ?? 1024, faults?.trickleSeconds ?? 300);
+        return true;
+      case 'hugeError':
+        // 403 AccessDenied whose body is hugeBytes long (default 400 MiB), streamed.
+        await hugeError(res, faults?.hugeBytes ?? 400 * 1024 * 1024);
+        return true;
       case '500':
         send(new GateError(500, 'InternalError', 'We encountered an internal error. Please try again.'));
         return true;
@@ -396,6 +485,65 @@ export async function startGateInProcess(options = {}) {
         send(isSts ? new GateError(503, 'ServiceUnavailable', 'Service is unavailable.') : new GateError(503, 'SlowDown', 'Please reduce your request rate.'));
         return true;
     }
+  }
+
+  function socketGone(res) {
+    return res.destroyed || res.socket?.destroyed || res.writableEnded;
+  }
+
+  async function trickle(res, perSecond, seconds) {
+    res.writeHead(200, { 'content-type': 'application/xml', 'x-amz-request-id': requestId() });
+    const slice = Buffer.alloc(Math.max(1, Math.round(perSecond / 10)), ' ');
+    const until = Date.now() + seconds * 1000;
+    while (Date.now() < until && !socketGone(res)) {
+      res.write(slice);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (!socketGone(res)) res.end();
+  }
+
+  async function hugeError(res, bytes) {
+    const head = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message><Padding>';
+    const tail = '</Padding></Error>';
+    const chunk = Buffer.alloc(1 << 16, ' ');
+    res.writeHead(403, { 'content-type': 'application/xml', 'x-amz-request-id': requestId(), 'content-length': String(head.length + bytes + tail.length) });
+    res.write(head);
+    let left = bytes;
+    while (left > 0 && !socketGone(res)) {
+      const n = Math.min(left, chunk.length);
+      left -= n;
+      if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+        await new Promise((r) => {
+          const done = () => { res.off('drain', done); res.off('close', done); r(); };
+          res.on('drain', done);
+          res.on('close', done);
+        });
+      }
+    }
+    if (!socketGone(res)) res.end(tail);
+  }
+
+  // ---- stalls (crash tests): hold matching requests unanswered until released ------------------
+  function stallMatches(method, path, kind) {
+    if (!stall || stall.count <= 0) return false;
+    const m = stall.match ?? {};
+    return (!m.method || m.method === method) && (!m.pathPrefix || path.startsWith(m.pathPrefix)) && (!m.kind || m.kind === kind);
+  }
+
+  // Resolves true when released, false when the client went away first.
+  function hold(req, res, method, path, kind) {
+    stall.count--;
+    const id = ++heldSeq;
+    return new Promise((resolve) => {
+      const done = (released) => {
+        if (!held.has(id)) return;
+        held.delete(id);
+        resolve(released);
+      };
+      held.set(id, { id, method, path, kind, since: new Date().toISOString(), release: () => done(true) });
+      res.on('close', () => done(false));
+      req.socket.on('close', () => done(false));
+    });
   }
 
   // ---- admin --------------------------------------------------------------------------
@@ -422,6 +570,8 @@ export async function startGateInProcess(options = {}) {
         for (const r of input.roles ?? []) roles.set(r.roleArn, { maxSessionDuration: 3600, allowTagSession: false, ...r });
         if (input.webIdentity !== undefined) webIdentity = input.webIdentity;
         if (input.sessionDurationOverrideSeconds !== undefined) sessionDurationOverride = input.sessionDurationOverrideSeconds;
+        for (const b of input.buckets ?? []) if (buckets.has(b.name)) Object.assign(buckets.get(b.name), b);
+        if (input.securityLake) lake.configure(input.securityLake);
         return json(200, { ok: true });
       case 'GET /__gate/requests': return json(200, requests);
       case 'POST /__gate/requests/clear': requests.length = 0; return json(200, { ok: true });
@@ -432,13 +582,26 @@ export async function startGateInProcess(options = {}) {
         return json(200, [...sessions.entries()].map(([accessKeyId, s]) => ({
           accessKeyId, secretAccessKey: s.secret, sessionToken: s.token, roleArn: s.roleArn, expiresAt: new Date(s.expiresAt).toISOString(),
         })));
-      case 'GET /__gate/multipart': return json(200, [...multipart.entries()].map(([uploadId, m]) => ({ uploadId, ...m })));
+      case 'GET /__gate/multipart': return json(200, [...multipart.entries()].map(([uploadId, m]) => ({ uploadId, path: m.path, state: m.state, checksumAlgorithm: m.checksumAlgorithm })));
+      case 'POST /__gate/stall':
+        stall = { match: input.match ?? {}, count: input.count ?? 1 };
+        return json(200, { ok: true });
+      case 'GET /__gate/stall':
+        return json(200, [...held.values()].map(({ id, method, path, kind, since }) => ({ id, method, path, kind, since })));
+      case 'POST /__gate/stall/release': {
+        const ids = input.id !== undefined ? [input.id] : [...held.keys()];
+        if (input.id === undefined) stall = null;
+        for (const id of ids) held.get(id)?.release();
+        return json(200, { ok: true, released: ids.length });
+      }
+      case 'GET /__gate/buckets': return json(200, [...buckets.entries()].map(([name, b]) => ({ name, ...b })));
       default: return json(404, { error: `no admin endpoint ${req.method} ${path}` });
     }
   }
 
   // ---- forwarding to s3rver -----------------------------------------------------------
-  function forward(req, res, path, rawQuery, body, onResponse) {
+  // transform(status, headers, body) may return { headers, body } to answer otherwise.
+  function forward(req, res, path, rawQuery, body, transform) {
     const headers = { ...req.headers };
     for (const h of ['authorization', 'x-amz-security-token', 'host', 'x-amz-content-sha256', 'x-amz-date']) delete headers[h];
     headers.host = `127.0.0.1:${backend.port}`;
@@ -450,13 +613,14 @@ export async function startGateInProcess(options = {}) {
         const chunks = [];
         upRes.on('data', (c) => chunks.push(c));
         upRes.on('end', () => {
-          const out = Buffer.concat(chunks);
-          onResponse?.(upRes.statusCode, out);
-          const h = { ...upRes.headers };
+          let out = Buffer.concat(chunks);
+          let h = { ...upRes.headers };
+          const changed = transform?.(upRes.statusCode, h, out);
+          if (changed) ({ headers: h, body: out } = changed);
           delete h['transfer-encoding'];
-          h['content-length'] = String(out.length);
+          if (req.method !== 'HEAD') h['content-length'] = String(out.length);
           res.writeHead(upRes.statusCode, h);
-          res.end(out);
+          res.end(req.method === 'HEAD' ? undefined : out);
           resolve(upRes.statusCode);
         });
       });
@@ -465,12 +629,147 @@ export async function startGateInProcess(options = {}) {
     });
   }
 
-  // Virtual-hosted style (bucket.s3.localhost:port, bucket.localhost:port) → path style.
-  function pathStyle(req, rawPath) {
-    const host = String(req.headers.host ?? '').split(':')[0];
-    const m = /^(.+?)\.(?:s3\.)?localhost$/.exec(host);
-    if (m && m[1] !== 's3' && m[1] !== 'sts') return `/${m[1]}${rawPath === '/' ? '' : rawPath}` || '/';
-    return rawPath;
+  const fakeEtag = () => `"${randomBytes(16).toString('hex')}"`;
+  const xmlUnescape = (t) => t.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+
+  // SSE-KMS: S3 encrypts with the bucket's key and says so; the ETag is not the MD5.
+  function kmsHeaders(b) {
+    return b?.sse === 'aws:kms'
+      ? { 'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': b.kmsKeyId } : {};
+  }
+
+  // CompleteMultipartUpload's parts, checked against the ledger as S3 does; the XML s3rver
+  // gets (its own ETags, without checksums) and the composite checksum.
+  function completeParts(m, body) {
+    const parts = [...body.toString('utf8').matchAll(/<Part>([\s\S]*?)<\/Part>/g)].map((x) => ({
+      n: Number(/<PartNumber>(\d+)<\/PartNumber>/.exec(x[1])?.[1]),
+      etag: xmlUnescape(/<ETag>([\s\S]*?)<\/ETag>/.exec(x[1])?.[1] ?? ''),
+      sha256: /<ChecksumSHA256>([\s\S]*?)<\/ChecksumSHA256>/.exec(x[1])?.[1],
+    }));
+    const invalidPart = () => new GateError(400, 'InvalidPart', 'One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part\'s entity tag.');
+    for (const p of parts) {
+      const stored = m.parts.get(p.n);
+      if (m.checksumAlgorithm === 'SHA256' && !p.sha256) {
+        throw new GateError(400, 'InvalidRequest', `The upload was created using a sha256 checksum. The complete request must include the checksum for each part. It was missing for part ${p.n} in the request.`);
+      }
+      if (!stored || stored.etag !== p.etag) throw invalidPart();
+      if (p.sha256 !== undefined && p.sha256 !== stored.sha256) throw invalidPart();
+    }
+    const xml = `<CompleteMultipartUpload>${parts.map((p) => `<Part><PartNumber>${p.n}</PartNumber><ETag>${m.parts.get(p.n).realEtag}</ETag></Part>`).join('')}</CompleteMultipartUpload>`;
+    const composite = m.checksumAlgorithm !== 'SHA256' ? null : `${createHash('sha256').update(Buffer.concat(parts.map((p) => Buffer.from(m.parts.get(p.n).sha256, 'base64')))).digest('base64')}-${parts.length}`;
+    return { xml: Buffer.from(xml), composite, count: parts.length };
+  }
+
+  // The answer of a successful S3 write, as S3 would give it for this bucket.
+  function s3Transform(kind, b, query, path, sha, m, complete) {
+    return (st, h, out) => {
+      if (st !== 200) return null;
+      Object.assign(h, kmsHeaders(b));
+      if ((kind === 'put' || kind === 'part') && sha) h['x-amz-checksum-sha256'] = sha;
+      if (kind === 'put' && b?.sse === 'aws:kms') h.etag = fakeEtag();
+      if (kind === 'part' && m) {
+        const etag = b?.sse === 'aws:kms' ? fakeEtag() : h.etag;
+        m.parts.set(Number(query.partNumber), { realEtag: h.etag, etag, sha256: query[`\u0000part-sha256`] });
+        h.etag = etag;
+      }
+      if (kind === 'create') {
+        const created = /<UploadId>([^<]+)<\/UploadId>/.exec(out.toString('utf8'));
+        const algorithm = /^sha256$/i.test(String(h0(query, 'x-amz-checksum-algorithm'))) ? 'SHA256' : null;
+        if (created) multipart.set(created[1], { path, state: 'open', checksumAlgorithm: algorithm, parts: new Map() });
+        if (algorithm) h['x-amz-checksum-algorithm'] = algorithm;
+      }
+      if (kind === 'complete' && m) {
+        m.state = 'completed';
+        let xml = out.toString('utf8');
+        if (/<Error>/.test(xml)) return null;
+        if (b?.sse === 'aws:kms') xml = xml.replace(/<ETag>[\s\S]*?<\/ETag>/, `<ETag>"${randomBytes(16).toString('hex')}-${complete.count}"</ETag>`);
+        if (m.checksumAlgorithm) xml = xml.replace('</CompleteMultipartUploadResult>', `<ChecksumSHA256>${complete.composite}</ChecksumSHA256></CompleteMultipartUploadResult>`);
+        return { headers: h, body: Buffer.from(xml) };
+      }
+      return { headers: h, body: out };
+    };
+  }
+  // The request's own header, stashed on the query object by handleS3 (transform has no req).
+  const h0 = (query, name) => query[`\u0000${name}`];
+
+  async function handleS3(req, res, entry, rawPath, rawQuery, query, body) {
+    const addr = s3Addressing(req.headers.host);
+    const path = addr.bucket ? `/${addr.bucket}${rawPath === '/' ? '' : rawPath}` : rawPath;
+    const bucketName = decodeURIComponent(path.split('/')[1] ?? '');
+    const b = buckets.get(bucketName);
+    const kind = s3Kind(req.method, query);
+    Object.assign(entry, { bucket: bucketName, kind, host: req.headers.host, expectedBucketOwner: req.headers['x-amz-expected-bucket-owner'],
+      checksumSha256: req.headers['x-amz-checksum-sha256'] !== undefined, contentMd5: req.headers['content-md5'] !== undefined });
+    if (b && addr.endpointRegion && addr.endpointRegion !== b.region) {
+      throw new GateError(301, 'PermanentRedirect', 'The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.',
+        { Endpoint: `${bucketName}.s3.${b.region}.amazonaws.com`, Bucket: bucketName }, { 'x-amz-bucket-region': b.region });
+    }
+    const caller = await verify(req, body, rawPath, query, 's3', b?.region ?? addr.endpointRegion ?? region);
+    entry.region = caller.region;
+    const owner = req.headers['x-amz-expected-bucket-owner'];
+    if (b && owner !== undefined && owner !== b.owner) throw new GateError(403, 'AccessDenied', 'Access Denied');
+    if (await injectedFault(req, res, entry, 's3', rawPath)) return;
+    const sha = (kind === 'put' || kind === 'part') ? checkDigests(req, body) : undefined;
+    if (stallMatches(req.method, path, kind)) {
+      entry.stalled = true;
+      if (!await hold(req, res, req.method, path, kind)) { log({ ...entry, status: 0, code: 'ClientClosedWhileStalled' }); return; }
+    }
+    // s3rver lacks AbortMultipartUpload: the gate keeps the multipart ledger itself.
+    const m = 'uploadId' in query ? multipart.get(query.uploadId) : undefined;
+    if (kind === 'abort') {
+      if (!m || m.state !== 'open') throw new GateError(404, 'NoSuchUpload', 'The specified upload does not exist.');
+      m.state = 'aborted';
+      res.writeHead(204, { 'x-amz-request-id': requestId() });
+      res.end();
+      log({ ...entry, status: 204 });
+      return;
+    }
+    if ('uploadId' in query && (!m || m.state !== 'open')) {
+      throw new GateError(404, 'NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
+    }
+    let forwardBody = body;
+    let complete = null;
+    if (kind === 'complete') {
+      complete = completeParts(m, body);
+      forwardBody = complete.xml;
+    }
+    query[`\u0000x-amz-checksum-algorithm`] = req.headers['x-amz-checksum-algorithm'];
+    if (kind === 'part') query[`\u0000part-sha256`] = createHash('sha256').update(body).digest('base64');
+    const status = await forward(req, res, path, rawQuery, forwardBody, s3Transform(kind, b, query, path, sha, m, complete));
+    log({ ...entry, status });
+  }
+
+  async function injectedFault(req, res, entry, service, resource) {
+    const fault = pickFault(service);
+    if (!fault) return false;
+    entry.fault = fault;
+    const answered = await applyFault(fault, req, res, service === 'sts', resource);
+    if (answered) {
+      const st = { reset: 0, RequestTimeout: 400, 500: 500, trickle: 200, hugeError: 403 }[fault] ?? 503;
+      log({ ...entry, status: st, code: fault });
+    }
+    return answered;
+  }
+
+  function handleSts(req, res, entry, form, caller) {
+    let xml;
+    const action = form.get('Action');
+    if (form.get('Version') !== '2011-06-15') throw new GateError(400, 'InvalidAction', 'Could not find operation for this version.');
+    if (action === 'AssumeRole') xml = assumeRole(form, caller);
+    else if (action === 'AssumeRoleWithWebIdentity') xml = assumeRoleWithWebIdentity(form);
+    else if (action === 'GetCallerIdentity') xml = `<GetCallerIdentityResponse xmlns="${STS_NS}"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/gate</Arn><UserId>${caller.accessKeyId}</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>${requestId()}</RequestId></ResponseMetadata></GetCallerIdentityResponse>`;
+    else throw new GateError(400, 'InvalidAction', `Could not find operation ${action}`);
+    res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId() });
+    res.end(xml);
+    log({ ...entry, status: 200 });
+  }
+
+  // The region a request to this host must be signed for.
+  function hostRegion(host, svc) {
+    const m = new RegExp(`^${svc}\\.([a-z0-9-]+)\\.amazonaws\\.com(?:\\.cn)?$`).exec(host);
+    if (m) return m[1];
+    if (host === `${svc}.amazonaws.com`) return 'us-east-1';
+    return svc === 'securitylake' ? lake.region : region;
   }
 
   // ---- the handler ----------------------------------------------------------------
@@ -487,15 +786,18 @@ export async function startGateInProcess(options = {}) {
     const query = parseQuery(rawQuery);
     const form = req.method === 'POST' && /x-www-form-urlencoded/.test(req.headers['content-type'] ?? '') && rawPath === '/'
       ? new URLSearchParams(body.toString('utf8')) : null;
-    const host = String(req.headers.host ?? '');
-    const isSts = Boolean(form?.get('Action')) || host.startsWith('sts.');
-    const service = isSts ? 'sts' : 's3';
+    const host = String(req.headers.host ?? '').split(':')[0].toLowerCase();
+    let service = 's3';
+    if (Boolean(form?.get('Action')) || host.startsWith('sts.')) service = 'sts';
+    else if (host.startsWith('securitylake.') || rawPath.startsWith('/v1/datalake/')) service = 'securitylake';
+    const isSts = service === 'sts';
     const action = isSts ? form?.get('Action') : undefined;
     // What the request claims, logged even when it is rejected (never the secret or token).
     const claimed = parseAuthorization(req.headers.authorization) ?? parsePresigned(query);
     const entry = {
       method: req.method, path: rawPath, service, action, accessKeyId: claimed?.accessKeyId, signedHeaders: claimed?.signedHeaders,
-      hasSecurityToken: Boolean(req.headers['x-amz-security-token'] || query['X-Amz-Security-Token']),
+      hasSecurityToken: Boolean(req.headers['x-amz-security-token'] || query['X-Amz-Security-Token']), host: req.headers.host,
+      tls: Boolean(req.socket.encrypted), signedRegion: claimed?.region,
     };
 
     try {
@@ -506,75 +808,65 @@ export async function startGateInProcess(options = {}) {
         log({ ...entry, status: 503, code: 'down' });
         return;
       }
+      if (service === 's3') return await handleS3(req, res, entry, rawPath, rawQuery, query, body);
       let caller = null;
-      if (!(isSts && action === 'AssumeRoleWithWebIdentity')) caller = await verify(req, body, rawPath, rawQuery, query, isSts);
-      const fault = pickFault(service);
-      if (fault) {
-        entry.fault = fault;
-        const answered = await applyFault(fault, req, res, isSts, rawPath);
-        if (answered) {
-          log({ ...entry, status: fault === 'reset' ? 0 : (fault === 'RequestTimeout' ? 400 : fault === '500' ? 500 : 503), code: fault });
-          return;
-        }
-      }
-      if (isSts) {
-        let xml;
-        if (form.get('Version') !== '2011-06-15') throw new GateError(400, 'InvalidAction', 'Could not find operation for this version.');
-        if (action === 'AssumeRole') xml = assumeRole(form, caller);
-        else if (action === 'AssumeRoleWithWebIdentity') xml = assumeRoleWithWebIdentity(form);
-        else if (action === 'GetCallerIdentity') xml = `<GetCallerIdentityResponse xmlns="${STS_NS}"><GetCallerIdentityResult><Arn>arn:aws:iam::123456789012:user/gate</Arn><UserId>${caller.accessKeyId}</UserId><Account>123456789012</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>${requestId()}</RequestId></ResponseMetadata></GetCallerIdentityResponse>`;
-        else throw new GateError(400, 'InvalidAction', `Could not find operation ${action}`);
-        res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId() });
-        res.end(xml);
-        log({ ...entry, status: 200 });
-        return;
-      }
-      const path = pathStyle(req, rawPath);
-      // s3rver lacks AbortMultipartUpload; the gate keeps the multipart ledger itself.
-      if (req.method === 'DELETE' && 'uploadId' in query) {
-        const m = multipart.get(query.uploadId);
-        if (!m) throw new GateError(404, 'NoSuchUpload', 'The specified upload does not exist.');
-        m.state = 'aborted';
-        res.writeHead(204, { 'x-amz-request-id': requestId() });
-        res.end();
-        log({ ...entry, status: 204 });
-        return;
-      }
-      if ('uploadId' in query && multipart.get(query.uploadId)?.state === 'aborted') {
-        throw new GateError(404, 'NoSuchUpload', 'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.');
-      }
-      const status = await forward(req, res, path, rawQuery, body, (st, out) => {
-        if (st !== 200) return;
-        const created = req.method === 'POST' && 'uploads' in query && /<UploadId>([^<]+)<\/UploadId>/.exec(out.toString('utf8'));
-        if (created) multipart.set(created[1], { path, state: 'open' });
-        if (req.method === 'POST' && 'uploadId' in query && multipart.has(query.uploadId)) multipart.get(query.uploadId).state = 'completed';
-      });
-      log({ ...entry, status });
+      if (!(isSts && action === 'AssumeRoleWithWebIdentity')) caller = await verify(req, body, rawPath, query, service, hostRegion(host, service));
+      if (await injectedFault(req, res, entry, service, rawPath)) return;
+      if (isSts) return handleSts(req, res, entry, form, caller);
+      lake.handle(req, res, rawPath, query, body, caller, (status, code) => log({ ...entry, action: lake.actionOf(req.method, rawPath), status, code }));
     } catch (err) {
       if (!(err instanceof GateError)) throw err;
-      if (isSts) sendStsError(res, err); else sendS3Error(res, err, rawPath);
+      if (service === 'securitylake') lake.sendError(res, err);
+      else if (isSts) sendStsError(res, err);
+      else sendS3Error(res, err, rawPath);
       log({ ...entry, status: err.status, code: err.code });
     }
   }
 
-  const server = http.createServer((req, res) => {
+  // ---- Security Lake control plane (test/gate/securitylake.mjs) ------------------------------------
+  const lake = createSecurityLake({
+    region, buckets, config: { ...DEFAULTS.securityLake, ...(opts.securityLake ?? {}) }, GateError, requestId,
+    addRole: (roleArn, externalId) => roles.set(roleArn, { roleArn, externalId, maxSessionDuration: 3600, allowTagSession: false }),
+    removeRole: (roleArn) => roles.delete(roleArn),
+  });
+
+  const onRequest = (req, res) => {
     handle(req, res).catch((err) => {
       if (!res.headersSent) sendS3Error(res, new GateError(500, 'InternalError', String(err?.message ?? err)), req.url);
     });
-  });
-  server.keepAliveTimeout = 30000;
+  };
+  const sockets = new Set();
+  const track = (server) => {
+    server.keepAliveTimeout = 30000;
+    server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+    server.on('secureConnection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+    return server;
+  };
+  const server = track(http.createServer(onRequest));
   await new Promise((resolve) => server.listen(opts.port ?? 0, '127.0.0.1', resolve));
   const port = server.address().port;
   const url = `http://127.0.0.1:${port}`;
-  const sockets = new Set();
-  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+
+  // HTTPS with AWS's own host names, from a throwaway CA made now (test/gate/tls.mjs).
+  let tls = null;
+  let httpsServer = null;
+  if (opts.https) {
+    const tlsRegions = [...new Set([region, ...[...buckets.values()].map((b) => b.region), ...(opts.tlsRegions ?? [])])];
+    tls = makeTestTls(join(dataDir, '..', `gate-tls-${process.pid}-${randomBytes(4).toString('hex')}`), tlsRegions);
+    httpsServer = track(https.createServer({ key: readFileSync(tls.keyFile), cert: readFileSync(tls.certFile) }, onRequest));
+    await new Promise((resolve) => httpsServer.listen(opts.httpsPort ?? 0, '127.0.0.1', resolve));
+  }
 
   return {
     url, port, adminUrl: `${url}/__gate`, dataDir, region,
+    httpsPort: httpsServer?.address().port, caFile: tls?.caFile,
     async stop() {
+      for (const h of held.values()) h.release();
       for (const s of sockets) s.destroy();
       await new Promise((r) => server.close(() => r()));
+      if (httpsServer) await new Promise((r) => httpsServer.close(() => r()));
       await new Promise((r) => s3rver.close(() => r()));
+      if (tls) rmSync(tls.dir, { recursive: true, force: true });
       if (ownDataDir && !opts.keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -589,6 +881,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   // A data dir someone named is theirs to remove; a temp dir of our own goes with us.
   const gate = await startGateInProcess({ ...config, port: Number(arg('--port') ?? config.port ?? 0), dataDir, keepData: Boolean(dataDir) || config.keepData });
   if (arg('--pid-file')) writeFileSync(arg('--pid-file'), String(process.pid));
+  if (gate.httpsPort) console.log(`gate https ${gate.httpsPort} ${gate.caFile}`);
   console.log(`gate listening ${gate.url}`);
   const stop = async () => { await gate.stop(); process.exit(0); };
   process.on('SIGTERM', stop);
