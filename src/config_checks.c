@@ -23,9 +23,6 @@
 #include "config_checks.h"
 #include "securitylake.h"
 
-/* TEMPORARY until src/aws declares it (see src/aws/endpoint_check_tmp.c). */
-extern int	aws_endpoint_check(const char *url, const char *allowed, char *why, size_t whylen);
-
 char *
 sl_endpoint_refused(const char *url)
 {

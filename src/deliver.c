@@ -446,6 +446,9 @@ sl_deliver_batch(SlBatch *b, char **error)
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
+	/* An upload cut short by a shutdown request is no failure of the source. */
+	if (result != SL_DELIVERED && sl_stop_requested())
+		result = SL_INTERRUPTED;
 	if (*error)
 		*error = pstrdup(*error);
 	if (result != SL_DELIVERED && b->upload_id != NULL)

@@ -33,6 +33,15 @@ sl_option_text(SlSource *source, const char *name)
 	return NULL;
 }
 
+/* The option is given as false (not merely absent). */
+bool
+sl_option_false(SlSource *source, const char *name)
+{
+	JsonbValue	v;
+
+	return option_value(source, name, &v) && v.type == jbvBool && !v.val.boolean;
+}
+
 bool
 sl_option_bool(SlSource *source, const char *name)
 {

@@ -247,6 +247,15 @@ sl_encoder_begin(SlSource *source, pq_sink sink)
 
 	pq_options_init(&options);
 	options.zstd_level = sl_option_int(source, "zstd_level", 3);
+
+	/*
+	 * A row group is what the encoder holds in memory (its values and their
+	 * levels), so its target bounds the worker's memory whatever the object's
+	 * size: the source's row_group_size, 64 MiB by default, within Security
+	 * Lake's 256 MB.
+	 */
+	options.row_group_size = (size_t) sl_option_int64(source, "row_group_size", SL_DEFAULT_ROW_GROUP_SIZE);
+	options.memory_limit = options.row_group_size;
 	kv[0].key = "securitylake.source";
 	kv[0].value = source->name;
 	kv[1].key = "ocsf.class_uid";

@@ -19,6 +19,9 @@
 
 typedef struct SlEncoder SlEncoder;
 
+/* The default row group target (source option row_group_size). */
+#define SL_DEFAULT_ROW_GROUP_SIZE ((int64) 64 * 1024 * 1024)
+
 /* Open an encoder writing the source's schema to sink (the "PAR1" magic is written at once). */
 extern SlEncoder *sl_encoder_begin(SlSource *source, pq_sink sink);
 

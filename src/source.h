@@ -43,6 +43,7 @@ typedef struct SlSource
 /* options.c: a source's options with defaults */
 extern char *sl_option_text(SlSource *source, const char *name);
 extern bool sl_option_bool(SlSource *source, const char *name);
+extern bool sl_option_false(SlSource *source, const char *name);
 extern int	sl_option_int(SlSource *source, const char *name, int dflt);
 extern int64 sl_option_int64(SlSource *source, const char *name, int64 dflt);
 

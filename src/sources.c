@@ -166,19 +166,27 @@ sl_record_failure(SlSource *source, const char *error, bool backoff)
 				 errdetail("The batch is split to find the events that cause it; the source goes on.")));
 }
 
-/* Within the caller's step: the source's state says it delivers. */
+/*
+ * Within the caller's step: the source's state says it delivers, and in which
+ * region S3 said its bucket is, when a redirect told (status shows it).
+ */
 void
 sl_clear_failures_sql(SlSource *source, bool uploaded)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(source->name)};
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	const char *region = sl_s3_bucket_region(source);
+	char		nulls[2] = {' ', region ? ' ' : 'n'};
 
+	values[0] = CStringGetTextDatum(source->name);
+	values[1] = region ? CStringGetTextDatum(region) : (Datum) 0;
 	sl_exec(uploaded
 			? "UPDATE securitylake.source_state SET last_upload_at = pg_catalog.now(), last_error = NULL,"
-			"       failures = 0, next_attempt_at = NULL WHERE source OPERATOR(pg_catalog.=) $1"
+			"       failures = 0, next_attempt_at = NULL, bucket_region = $2"
+			" WHERE source OPERATOR(pg_catalog.=) $1"
 			: "UPDATE securitylake.source_state SET last_error = NULL, failures = 0,"
 			"       next_attempt_at = NULL WHERE source OPERATOR(pg_catalog.=) $1",
-			1, types, values, NULL, SPI_OK_UPDATE);
+			2, types, values, nulls, SPI_OK_UPDATE);
 }
 
 /* After the step that cleared them committed. */

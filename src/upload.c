@@ -23,6 +23,9 @@
 #include "utils/memutils.h"
 
 #include "aws/aws.h"
+#include "miscadmin.h"
+#include "postmaster/interrupt.h"
+#include "storage/pmsignal.h"
 #include "config_checks.h"
 #include "event_rules.h"
 #include "securitylake.h"
@@ -143,6 +146,42 @@ fingerprint(SlSource *source)
 					static_version, static_akid ? static_akid : "");
 }
 
+/*
+ * The account that must own the bucket (x-amz-expected-bucket-owner: S3
+ * refuses a look-alike bucket of another account): the source's option, or
+ * by default the account of its role ARN (the Security Lake account); none
+ * without a role, or when the option is false.
+ */
+static const char *
+expected_bucket_owner(SlSource *source)
+{
+	const char *owner = sl_option_text(source, "expected_bucket_owner");
+	const char *arn = source->role_arn;
+	const char *p;
+
+	if (owner != NULL)
+		return owner;
+	if (sl_option_false(source, "expected_bucket_owner") || arn == NULL)
+		return NULL;
+	/* arn:<partition>:iam::<account>:role/... */
+	p = strstr(arn, ":iam::");
+	if (p == NULL || strlen(p) < 6 + 12 || p[6 + 12] != ':')
+		return NULL;
+	return pnstrdup(p + 6, 12);
+}
+
+/*
+ * Polled by the AWS client at least every 100 ms while a request or a backoff
+ * runs: a shutdown request, a cancel or the postmaster's death ends it at once.
+ * Runs under libcurl: it must not ereport (it only reads flags).
+ */
+static bool
+interrupted(void *ctx)
+{
+	(void) ctx;
+	return ShutdownRequestPending || QueryCancelPending || ProcDiePending || !PostmasterIsAlive();
+}
+
 static aws_client *
 build_client(SlSource *source, char **error)
 {
@@ -185,6 +224,12 @@ build_client(SlSource *source, char **error)
 	cfg.access_key_id = static_akid;
 	cfg.secret_access_key = static_secret;
 	cfg.session_token = static_token;
+	cfg.expected_bucket_owner = expected_bucket_owner(source);
+	cfg.interrupt_fn = interrupted;
+#ifdef SL_TEST_HOOKS
+	if (sl_test_connect_to && sl_test_connect_to[0])
+		cfg.connect_to = sl_test_connect_to;
+#endif
 	client = aws_client_new(&cfg, &err);
 	if (client == NULL)
 	{
@@ -238,15 +283,14 @@ describe(const aws_error *err, SlSource *source)
 	return psprintf("%s (source \"%s\", bucket %s)", buf, source->name, source->bucket);
 }
 
-/*
- * Until src/aws exposes multipart calls the glue can drive (create, part,
- * complete), objects go up whole: one part as large as the object.
- */
+/* Parts of 16 MiB: few requests, and well under the row group in memory. */
 size_t
 sl_s3_part_size(void)
 {
-	return SIZE_MAX;
+	return (size_t) 16 * 1024 * 1024;
 }
+
+#define PARQUET_CONTENT_TYPE "application/vnd.apache.parquet"
 
 bool
 sl_s3_put(SlSource *source, const char *key, const void *data, size_t len, char **error)
@@ -256,8 +300,7 @@ sl_s3_put(SlSource *source, const char *key, const void *data, size_t len, char 
 
 	if (client == NULL)
 		return false;
-	if (aws_upload(client, source->bucket, key, data, len, "application/vnd.apache.parquet",
-				   NULL, NULL, &err) != 0)
+	if (aws_put_object(client, source->bucket, key, data, len, PARQUET_CONTENT_TYPE, &err) != 0)
 	{
 		*error = describe(&err, source);
 		return false;
@@ -268,29 +311,63 @@ sl_s3_put(SlSource *source, const char *key, const void *data, size_t len, char 
 bool
 sl_s3_multipart_create(SlSource *source, const char *key, char **upload_id, char **error)
 {
-	(void) source;
-	(void) key;
-	(void) upload_id;
-	*error = pstrdup("multipart uploads are not available in this build");
-	return false;
+	aws_client *client = client_for(source, error);
+	aws_error	err;
+	char	   *id = NULL;
+
+	if (client == NULL)
+		return false;
+	if (aws_multipart_create(client, source->bucket, key, PARQUET_CONTENT_TYPE, &id, &err) != 0)
+	{
+		*error = describe(&err, source);
+		return false;
+	}
+	*upload_id = pstrdup(id);
+	free(id);
+	return true;
 }
 
 bool
 sl_s3_upload_part(SlSource *source, const char *key, const char *upload_id, int number,
 				  const void *data, size_t len, SlPart *part, char **error)
 {
-	(void) source, (void) key, (void) upload_id, (void) number, (void) data, (void) len, (void) part;
-	*error = pstrdup("multipart uploads are not available in this build");
-	return false;
+	aws_client *client = client_for(source, error);
+	aws_error	err;
+
+	if (client == NULL)
+		return false;
+	if (aws_multipart_upload_part(client, source->bucket, key, upload_id, number, data, len, part, &err) != 0)
+	{
+		*error = describe(&err, source);
+		return false;
+	}
+	return true;
 }
 
 bool
 sl_s3_multipart_complete(SlSource *source, const char *key, const char *upload_id,
 						 const SlPart *parts, int nparts, char **error)
 {
-	(void) source, (void) key, (void) upload_id, (void) parts, (void) nparts;
-	*error = pstrdup("multipart uploads are not available in this build");
-	return false;
+	aws_client *client = client_for(source, error);
+	aws_error	err;
+
+	if (client == NULL)
+		return false;
+	if (aws_multipart_complete(client, source->bucket, key, upload_id, parts, nparts, &err) != 0)
+	{
+		*error = describe(&err, source);
+		return false;
+	}
+	return true;
+}
+
+const char *
+sl_s3_bucket_region(SlSource *source)
+{
+	char	   *error = NULL;
+	aws_client *client = client_for(source, &error);
+
+	return client ? aws_client_bucket_region(client) : NULL;
 }
 
 bool

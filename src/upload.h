@@ -19,14 +19,11 @@
 
 #include "postgres.h"
 
+#include "aws/aws.h"
 #include "source.h"
 
-typedef struct SlPart
-{
-	int			number;
-	char	   *etag;
-	char	   *checksum;
-} SlPart;
+/* A part sent: what CompleteMultipartUpload needs of it. */
+typedef aws_part SlPart;
 
 /* Parts of a multipart upload (S3: at least 5 MiB but the last). */
 extern size_t sl_s3_part_size(void);
@@ -38,6 +35,9 @@ extern bool sl_s3_upload_part(SlSource *source, const char *key, const char *upl
 extern bool sl_s3_multipart_complete(SlSource *source, const char *key, const char *upload_id,
 									 const SlPart *parts, int nparts, char **error);
 extern bool sl_s3_multipart_abort(SlSource *source, const char *key, const char *upload_id, char **error);
+
+/* The region S3 named for the source's bucket after a redirect, or NULL. */
+extern const char *sl_s3_bucket_region(SlSource *source);
 
 /* Read the static credentials (within a step of the worker, once per cycle). */
 extern void sl_load_static_credentials(void);

@@ -67,7 +67,8 @@ CREATE TABLE securitylake.source_state (
     last_error      text,
     last_error_at   timestamptz,
     failures        int NOT NULL DEFAULT 0,      -- consecutive failed attempts
-    next_attempt_at timestamptz
+    next_attempt_at timestamptz,
+    bucket_region   text                         -- the region S3 named for the bucket (a redirect), if any
 );
 
 -----------------------------------------------------------------------------

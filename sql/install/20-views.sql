@@ -24,6 +24,7 @@ CREATE VIEW securitylake.status AS
            st.last_error_at,
            coalesce(st.failures, 0) AS failures,
            st.next_attempt_at,
+           st.bucket_region,
            coalesce(u.objects, 0) AS objects_uploaded,
            coalesce(u.rows, 0)::bigint AS rows_uploaded,
            coalesce(u.bytes, 0)::bigint AS bytes_uploaded,

@@ -11,7 +11,7 @@ SELECT columns_are('securitylake', 'sources', ARRAY['name', 'location', 'bucket'
     'class_uid', 'region', 'account_id', 'schema_kind', 'schema', 'ocsf_version', 'route_by_class', 'batch_record_count',
     'batch_data_size', 'publish_rate', 'max_queued_rows', 'options', 'enabled', 'created_at'], 'sources has exactly its columns');
 SELECT columns_are('securitylake', 'status', ARRAY['source', 'enabled', 'queued_rows', 'oldest_queued_age', 'pending_batches',
-    'last_upload_at', 'last_error', 'last_error_at', 'failures', 'next_attempt_at', 'objects_uploaded', 'rows_uploaded',
+    'last_upload_at', 'last_error', 'last_error_at', 'failures', 'next_attempt_at', 'bucket_region', 'objects_uploaded', 'rows_uploaded',
     'bytes_uploaded', 'dead_letters'], 'status has exactly its columns');
 SELECT col_type_is('securitylake', 'status', 'source', 'text', 'status.source is text');
 SELECT col_type_is('securitylake', 'status', 'enabled', 'boolean', 'status.enabled is boolean');
