@@ -47,6 +47,7 @@
 
 #include "event_rules.h"
 #include "securitylake.h"
+#include "version_check.h"		/* pkg: version check (see below) */
 
 /* How many queue rows one SPI fetch brings while claiming. */
 #define CLAIM_FETCH_ROWS 2000
@@ -61,11 +62,36 @@ static MemoryContext cycle_cxt = NULL;
 
 static void forget_runtime_state(void);
 
+/* ---- BEGIN version check (branch pkg, issue 17; the lead re-applies it in the rewritten loop) ----
+ * After a package upgrade the new library meets the old SQL objects until
+ * ALTER EXTENSION securitylake UPDATE: the worker idles meanwhile, says so
+ * once (and once when it resumes), and never crash-loops. Called inside a
+ * step (it reads pg_extension). */
+static bool
+extension_version_matches(void)
+{
+	static bool idle_logged = false;
+	char		message[256];
+	bool		ok = sl_extension_version_ok(message, sizeof(message));
+
+	if (!ok && !idle_logged)
+		ereport(LOG,
+				(errmsg("securitylake worker is idle: %s", message),
+				 errhint("Run ALTER EXTENSION securitylake UPDATE in that database; the worker resumes by itself.")));
+	else if (ok && idle_logged)
+		ereport(LOG,
+				(errmsg("securitylake worker resumes: extension \"securitylake\" is version %s, as its library", EXTVERSION)));
+	idle_logged = !ok;
+	return ok;
+}
+/* ---- END version check ---- */
+
 static bool
 extension_installed(void)
 {
 	static Oid	seen_extension = InvalidOid;
 	Oid			extension = InvalidOid;
+	bool		version_ok = false;	/* pkg: version check */
 
 	sl_begin_step("securitylake: checking for the extension");
 	sl_exec("SELECT oid FROM pg_catalog.pg_extension WHERE extname = 'securitylake'",
@@ -75,6 +101,7 @@ extension_installed(void)
 		bool		isnull;
 
 		extension = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		version_ok = extension_version_matches();	/* pkg: version check */
 	}
 	sl_end_step();
 
@@ -87,7 +114,7 @@ extension_installed(void)
 		forget_runtime_state();
 		seen_extension = extension;
 	}
-	return OidIsValid(extension);
+	return OidIsValid(extension) && version_ok;	/* pkg: version check */
 }
 
 static SlSource *
