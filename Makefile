@@ -8,6 +8,7 @@
 #
 #   make WERROR=1             warnings are errors (test/run and CI build so; packagers'
 #                             default builds, e.g. the Debian package, do not)
+#   make dist                 the PGXN distribution securitylake-<version>.zip (git archive)
 #
 # The version lives in one place, securitylake.control (default_version); it feeds the
 # install script's name and -DEXTVERSION (pg_net's habit). What gets installed:
@@ -102,3 +103,8 @@ unit: unit-build
 clean: clean-unit
 clean-unit:
 	rm -rf build
+
+# The PGXN distribution (META.json at its root): securitylake-$(EXTVERSION).zip of HEAD.
+.PHONY: dist
+dist:
+	git archive --format zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).zip HEAD
