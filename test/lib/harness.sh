@@ -28,6 +28,9 @@ GATE_PID=
 harness_cleanup() {
   [ -n "$GATE_PID" ] && kill "$GATE_PID" 2>/dev/null && wait "$GATE_PID" 2>/dev/null
   pg_cluster_stop "$TMP/pg"
+  # Clusters a test started under $TMP itself (test/upgrade) and left running when it died.
+  local d
+  for d in "$TMP"/*/data; do [ -f "$d/postmaster.pid" ] && pg_cluster_stop "${d%/data}"; done
   [ -f "$TMP/pg/server.log" ] && mkdir -p "$LOGS" && cp "$TMP/pg/server.log" "$LOGS/server.log"
   rm -rf "$TMP"
 }
