@@ -62,6 +62,7 @@
 #include "sources.h"
 #include "step.h"
 #include "sweep.h"
+#include "version_check.h"
 
 /* Rows no source takes are looked for this often (and at every flush). */
 #define SWEEP_INTERVAL_MS (10 * 1000)
@@ -530,19 +531,22 @@ wait_for_worker_role(void)
 /*
  * Is the extension installed, at this library's version? A dropped and
  * re-created extension starts its ids afresh: what the worker remembers of
- * the old one goes. A different version (the library was updated, ALTER
- * EXTENSION ... UPDATE not run yet) idles the worker with one LOG line.
+ * the old one goes. After a package upgrade the new library meets the old SQL
+ * objects until ALTER EXTENSION securitylake UPDATE: the worker idles
+ * meanwhile, says so once (and once when it resumes), and never crash-loops
+ * (version_check.c).
  */
 static bool
 extension_ready(void)
 {
 	static Oid	seen_extension = InvalidOid;
-	static bool version_warned = false;
+	static bool idle_logged = false;
 	Oid			extension = InvalidOid;
-	char	   *version = NULL;
+	char		message[256];
+	bool		version_ok = false;
 
 	sl_begin_step("securitylake: checking for the extension");
-	sl_exec("SELECT e.oid, e.extversion FROM pg_catalog.pg_extension e"
+	sl_exec("SELECT e.oid FROM pg_catalog.pg_extension e"
 			" WHERE e.extname OPERATOR(pg_catalog.=) 'securitylake'",
 			0, NULL, NULL, NULL, SPI_OK_SELECT);
 	if (SPI_processed > 0)
@@ -550,29 +554,26 @@ extension_ready(void)
 		bool		isnull;
 
 		extension = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		version = MemoryContextStrdup(cycle_cxt, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+		version_ok = sl_extension_version_ok(message, sizeof(message));
 	}
 	sl_end_step();
 	if (extension != seen_extension)
 	{
 		sl_schedule_forget();
 		seen_extension = extension;
-		version_warned = false;
 	}
 	if (!OidIsValid(extension))
 		return false;
-	if (strcmp(version, EXTVERSION) != 0)
-	{
-		if (!version_warned)
-			ereport(LOG,
-					(errmsg("securitylake: the installed extension is version %s but the library is %s; the worker waits",
-							version, EXTVERSION),
-					 errhint("Run ALTER EXTENSION securitylake UPDATE in the database.")));
-		version_warned = true;
-		return false;
-	}
-	version_warned = false;
-	return true;
+	if (!version_ok && !idle_logged)
+		ereport(LOG,
+				(errmsg("securitylake worker is idle: %s", message),
+				 errhint("Run ALTER EXTENSION securitylake UPDATE in that database; the worker resumes by itself.")));
+	else if (version_ok && idle_logged)
+		ereport(LOG,
+				(errmsg("securitylake worker resumes: extension \"securitylake\" is version %s, as its library",
+						EXTVERSION)));
+	idle_logged = !version_ok;
+	return version_ok;
 }
 
 static void

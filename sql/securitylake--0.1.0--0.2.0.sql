@@ -1,0 +1,24 @@
+-- securitylake upgrade 0.1.0 → 0.2.0 (ALTER EXTENSION securitylake UPDATE).
+--
+-- This script must turn a 0.1.0 database into exactly what CREATE EXTENSION securitylake
+-- creates in 0.2.0 (sql/install/*). test/upgrade/upgrade.test.mjs checks it: it installs
+-- 0.1.0, fills it, runs this script, and compares pg_dump -s, the extension's member
+-- objects and every privilege with a fresh 0.2.0 install; a difference fails with a diff
+-- (lines "-" only in the fresh install: add them here; "+" only in the upgraded database).
+-- Run it alone: test/one test/upgrade/upgrade.test.mjs
+--
+-- Every change to sql/install/ released in 0.2.0 needs its statement here, for instance:
+--   * a function's body:        CREATE OR REPLACE FUNCTION ... (same signature);
+--   * a function's signature:   DROP FUNCTION old(args); CREATE FUNCTION new(...), then its
+--                               REVOKE ... FROM PUBLIC, GRANTs and COMMENT again;
+--   * a new table:              CREATE TABLE, its grants, pg_extension_config_dump(...);
+--   * a new column:             ALTER TABLE ... ADD COLUMN appends it at the end of the table:
+--                               put it last in sql/install/ too (the test compares column
+--                               order: SELECT * and COPY without a column list see it);
+--   * a changed grant:          GRANT / REVOKE here as in sql/install/.
+-- The library keeps every C symbol an older script names (CREATE EXTENSION ... VERSION
+-- '0.1.0' must still load), e.g. as a stub raising "run ALTER EXTENSION securitylake UPDATE".
+-- Like the install script, schema-qualify everything and rely on no search_path.
+\echo Use "ALTER EXTENSION securitylake UPDATE TO '0.2.0'" to load this file. \quit
+
+-- 0.2.0 changes nothing in the SQL objects yet.
