@@ -96,7 +96,9 @@ source_busy(SlSource *source)
 static void
 flush_rejects(Claim *c)
 {
-	sl_dead_letter(c->source->name, c->route_key, c->reject_ids, c->reject_reasons, c->nrejects);
+	char	   *key = (char *) c->route_key;
+
+	sl_dead_letter(c->source->name, &key, 1, c->reject_ids, c->reject_reasons, c->nrejects);
 	c->nrejects = 0;
 }
 

@@ -46,8 +46,8 @@ SELECT is((SELECT string_agg(p.proname, ', ') FROM pg_proc p JOIN pg_language l 
           NULL, 'every plpgsql/sql function pins search_path = pg_catalog, pg_temp; all but the workers'' helpers are SECURITY DEFINER');
 SELECT is((SELECT string_agg(p.proname, ', ') FROM pg_proc p
             WHERE p.pronamespace = 'securitylake'::regnamespace AND p.prosqlbody IS NOT NULL
-              AND p.proname NOT IN ('route_key', 'source_route_keys')),
-          NULL, 'only route_key and source_route_keys have SQL-standard bodies');
+              AND p.proname NOT IN ('route_key', 'source_route_keys', '_queued_keys')),
+          NULL, 'only route_key, source_route_keys and _queued_keys have SQL-standard bodies');
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
                  WHERE p.pronamespace = 'securitylake'::regnamespace AND l.lanname = 'c'$$,
               ARRAY['version', 'flush', '_ocsf_classes', 'parquet_schema', '_check_endpoint', '_caller_is_superuser',
