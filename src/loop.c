@@ -64,8 +64,9 @@
 #include "sweep.h"
 #include "version_check.h"
 
-/* Rows no source takes are looked for this often (and at every flush). */
+/* Rows no source takes are looked for this often (and at every flush), for this long at most. */
 #define SWEEP_INTERVAL_MS (10 * 1000)
+#define SWEEP_TIME_MS 2000
 /* Pending batches taken per cycle. */
 #define PENDING_PER_CYCLE 64
 
@@ -422,7 +423,7 @@ static void
 sweep_step(void *arg)
 {
 	(void) arg;
-	sl_sweep_unroutable();
+	sl_sweep_unroutable(SWEEP_TIME_MS);
 }
 
 static void
@@ -448,11 +449,6 @@ run_cycle(void)
 	guarded("loading the sources", load_sources_step, &cycle, NULL);
 	guarded("the delivery of pending batches", pending_step, &cycle, NULL);
 	now = GetCurrentTimestamp();
-	if (flush_mode || TimestampDifferenceExceeds(last_sweep, now, SWEEP_INTERVAL_MS))
-	{
-		guarded("the sweep of events no source takes", sweep_step, NULL, NULL);
-		last_sweep = now;
-	}
 	foreach(lc, cycle.sources)
 	{
 		DrainArg	arg;
@@ -472,6 +468,17 @@ run_cycle(void)
 			if (wake == 0 || due < wake)
 				wake = due;
 		}
+	}
+	/*
+	 * Rows no source takes, after the sources' own deliveries (a writer's junk
+	 * must not delay them), for at most SWEEP_TIME_MS a cycle; a flush asks
+	 * for more cycles while any is left.
+	 */
+	now = GetCurrentTimestamp();
+	if (flush_mode || TimestampDifferenceExceeds(last_sweep, now, SWEEP_INTERVAL_MS))
+	{
+		guarded("the sweep of events no source takes", sweep_step, NULL, NULL);
+		last_sweep = now;
 	}
 	MemoryContextSwitchTo(TopMemoryContext);
 	if (wake == 0)

@@ -20,6 +20,7 @@
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/timestamp.h"
 
 #include "securitylake.h"
 #include "source.h"
@@ -107,14 +108,18 @@ move_rows(Datum keys)
 }
 
 void
-sl_sweep_unroutable(void)
+sl_sweep_unroutable(int max_ms)
 {
+	TimestampTz start = GetCurrentTimestamp();
 	char	   *after = NULL;
 	Datum		keys;
 
-	while (!sl_stop_requested() && (keys = unroutable_keys(after, &after)) != (Datum) 0)
+#define SWEEP_GOES_ON() \
+	(!sl_stop_requested() && !TimestampDifferenceExceeds(start, GetCurrentTimestamp(), max_ms))
+
+	while (SWEEP_GOES_ON() && (keys = unroutable_keys(after, &after)) != (Datum) 0)
 	{
-		while (!sl_stop_requested() && move_rows(keys) == SWEEP_ROWS)
+		while (SWEEP_GOES_ON() && move_rows(keys) == SWEEP_ROWS)
 			;
 	}
 }
