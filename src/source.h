@@ -41,6 +41,7 @@ typedef struct SlSource
 /* options.c: a source's options with defaults */
 extern char *sl_option_text(SlSource *source, const char *name);
 extern bool sl_option_bool(SlSource *source, const char *name);
+extern bool sl_option_bool_default(SlSource *source, const char *name, bool dflt);
 extern int	sl_option_int(SlSource *source, const char *name, int dflt);
 
 #endif							/* SECURITYLAKE_SOURCE_H */
