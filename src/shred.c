@@ -1264,13 +1264,15 @@ shred_unmapped_object(SlEncoder *enc, JsonbValue *v)
 	JsonbIteratorToken tok;
 	char	   *key = NULL;
 	int			keylen = 0;
+	char	   *kv_key = NULL;
+	int			kv_keylen = 0;
 
 	while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
 	{
 		if (tok == WJB_KEY)
 		{
-			key = kv.val.string.val;
-			keylen = kv.val.string.len;
+			key = kv_key = kv.val.string.val;
+			keylen = kv_keylen = kv.val.string.len;
 			if (keylen > 0 && key[0] == '$')
 			{
 				StringInfoData buf;
@@ -1285,8 +1287,17 @@ shred_unmapped_object(SlEncoder *enc, JsonbValue *v)
 				keylen = buf.len;
 			}
 		}
-		else if (tok == WJB_VALUE && kv.type != jbvNull && !keep_unmapped(enc, key, keylen, &kv))
-			return false;
+		else if (tok == WJB_VALUE && kv.type != jbvNull)
+		{
+			bool		ok;
+
+			if (!push_key(enc, kv_key, kv_keylen))
+				return false;
+			ok = keep_unmapped(enc, key, keylen, &kv);
+			enc->depth--;
+			if (!ok)
+				return false;
+		}
 	}
 	return true;
 }
