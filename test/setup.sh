@@ -11,6 +11,8 @@ APT_PACKAGES=(
   libtap-parser-sourcehandler-pgtap-perl
   libcurl4-openssl-dev libssl-dev libzstd-dev libxml2-dev
   awscli clang libclang-rt-14-dev valgrind zstd python3 curl ca-certificates openssl
+  # Apache Avro (Java) checks the parquet.avro.schema of every object (test/parquet/AvroCheck.java)
+  libavro-java openjdk-17-jdk-headless
 )
 
 missing=()
