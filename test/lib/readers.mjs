@@ -9,7 +9,8 @@
 // strings, timestamps (Date, Arrow's epoch ms, DuckDB's "YYYY-MM-DD hh:mm:ss[.fff]+00")
 // epoch-ms strings, maps (DuckDB's [{key, value}], Arrow's MapRow, hyparquet's object)
 // objects, Arrow vectors and rows plain arrays and objects, and object keys holding null
-// are dropped (an absent struct field and a null one are the same to Parquet).
+// are dropped (an absent struct field and a null one are the same to Parquet); an empty
+// object (an empty map, a struct of nulls) is [] like an empty list.
 import { readFileSync } from 'node:fs';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
@@ -48,7 +49,8 @@ export function canonical(v) {
     const x = canonical(v[k]);
     if (x !== null) out[k] = x;
   }
-  return out;
+  // an empty map (Arrow: {}, DuckDB: []) and a struct of nulls read alike
+  return Object.keys(out).length === 0 ? [] : out;
 }
 
 export async function readHyparquet(path) {
