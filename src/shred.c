@@ -249,7 +249,7 @@ encoder_open(SlSource *source, pq_sink sink, bool check_only)
 	kv[2].key = "ocsf.version";
 	kv[2].value = source->ocsf_version;
 	kv[3].key = "parquet.avro.schema";
-	kv[3].value = avro_schema_text(enc);
+	kv[3].value = check_only ? NULL : avro_schema_text(enc);	/* a checked object is never read */
 	options.key_value_metadata = kv;
 	options.num_key_value_metadata = 4;
 	if (pq_writer_open(&enc->writer, enc->schema, &options, sink,
@@ -258,7 +258,8 @@ encoder_open(SlSource *source, pq_sink sink, bool check_only)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("securitylake: could not open a Parquet writer for source \"%s\"", source->name),
 				 errdetail("%s", err)));
-	enc_free(NULL, (void *) kv[3].value);	/* the writer keeps its own copy */
+	if (kv[3].value)
+		enc_free(NULL, (void *) kv[3].value);	/* the writer keeps its own copy */
 	MemoryContextSwitchTo(old);
 	return enc;
 }

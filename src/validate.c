@@ -18,7 +18,9 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "executor/spi.h"
+#include "storage/proc.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -28,7 +30,7 @@
 #include "shred.h"
 #include "sources.h"
 
-#define VALIDATE_CACHE_SIZE 8
+#define VALIDATE_CACHE_SIZE 32
 
 typedef struct CachedEncoder
 {
@@ -40,6 +42,37 @@ typedef struct CachedEncoder
 
 static CachedEncoder cache[VALIDATE_CACHE_SIZE];
 static uint64 cache_clock;
+
+/*
+ * The source row read for the current command: a statement that validates a
+ * million events reads it once. Within one command the snapshot is the same,
+ * so the row is too (the look-up is read-only, on the statement's snapshot).
+ */
+static MemoryContext row_cxt;
+static SlSource *row_source;
+static LocalTransactionId row_lxid = InvalidLocalTransactionId;
+static CommandId row_cid;
+
+static SlSource *
+source_row(const char *name)
+{
+	int			rc;
+
+	if (row_source != NULL && row_lxid == MyProc->lxid && row_cid == GetCurrentCommandId(false) &&
+		strcmp(row_source->name, name) == 0)
+		return row_source;
+	if (row_cxt == NULL)
+		row_cxt = AllocSetContextCreate(TopMemoryContext, "securitylake validate source", ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(row_cxt);
+	row_source = NULL;
+	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
+		elog(ERROR, "securitylake: SPI_connect failed: %s", SPI_result_code_string(rc));
+	row_source = sl_source_lookup(name, row_cxt);
+	SPI_finish();
+	row_lxid = MyProc->lxid;
+	row_cid = GetCurrentCommandId(false);
+	return row_source;
+}
 
 static bool
 same_jsonb(Jsonb *a, Jsonb *b)
@@ -177,8 +210,6 @@ securitylake_validate(PG_FUNCTION_ARGS)
 	char	   *name;
 	SlSource   *source;
 	char	   *reason;
-	int			rc;
-	MemoryContext caller;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -188,11 +219,7 @@ securitylake_validate(PG_FUNCTION_ARGS)
 	/* the stored size, before the event is decompressed (as the claim sees it) */
 	raw_size = sl_event_datum_size(PG_GETARG_DATUM(0));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	caller = CurrentMemoryContext;
-	if ((rc = SPI_connect()) != SPI_OK_CONNECT)
-		elog(ERROR, "securitylake: SPI_connect failed: %s", SPI_result_code_string(rc));
-	source = sl_source_lookup(name, caller);
-	SPI_finish();
+	source = source_row(name);
 	if (source == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
