@@ -29,7 +29,8 @@ SELECT is((SELECT string_agg(c.relname, ', ') FROM pg_class c
 SELECT ok(NOT has_schema_privilege('t_nobody', 'securitylake', 'USAGE'), 'a role without grants has no schema usage');
 
 -- Every function in plpgsql/sql is SECURITY DEFINER with search_path pinned to pg_catalog, pg_temp.
--- (The C functions — version, flush, _ocsf_classes, parquet_schema — run as the caller and use no search_path.)
+-- (The C functions — version, flush, _ocsf_classes, parquet_schema — run as the caller and use no search_path;
+-- validate reads a source's row, so it is SECURITY DEFINER with the pinned search_path: checked in sql/validate.sql.)
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
                  WHERE p.pronamespace = 'securitylake'::regnamespace AND l.lanname IN ('plpgsql', 'sql')$$,
               ARRAY['_validate_parquet_schema', '_validate_source', 'create_source', 'alter_source', 'drop_source',
@@ -41,7 +42,7 @@ SELECT is((SELECT string_agg(p.proname, ', ') FROM pg_proc p JOIN pg_language l 
           NULL, 'every plpgsql/sql function is SECURITY DEFINER with search_path = pg_catalog, pg_temp');
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
                  WHERE p.pronamespace = 'securitylake'::regnamespace AND l.lanname = 'c'$$,
-              ARRAY['version', 'flush', '_ocsf_classes', 'parquet_schema'], 'the C functions are the listed ones');
+              ARRAY['version', 'flush', '_ocsf_classes', 'parquet_schema', 'validate'], 'the C functions are the listed ones');
 
 -- A role without grants reads nothing.
 SET LOCAL ROLE t_nobody;
