@@ -77,6 +77,8 @@ before(async () => {
     base({ metadata: { version: '1.1.0', uid: 'onprem', product: { name: 'p', vendor_name: 'v' } }, cloud: { provider: 'on-prem', region: 'dc1', account: { uid: 'corp.example.com/DC=01' } } }),
     base({ metadata: { version: '1.1.0', uid: 'aws-bad-account', product: { name: 'p', vendor_name: 'v' } }, cloud: { provider: 'AWS', region: 'eu-west-1', account: { uid: '1111111111111' } } }),
     base({ metadata: { version: '1.1.0', uid: 'azure-no-account', product: { name: 'p', vendor_name: 'v' } }, cloud: { provider: 'azure', region: 'eastus2' } }),
+    base({ metadata: { version: '1.1.0', uid: 'gcp-region-only', product: { name: 'p', vendor_name: 'v' } }, cloud: { region: 'us-central1', account: { uid: '123456789012' } } }),
+    base({ metadata: { version: '1.1.0', uid: 'aws-gov', product: { name: 'p', vendor_name: 'v' } }, cloud: { region: 'us-gov-west-1', account: { uid: '222233334444' } } }),
     base({ metadata: { version: '1.1.0', uid: 'dt', product: { name: 'p', vendor_name: 'v' } }, time: T + 5, actor: { session: { created_time: T - 1000, uid: 's' } } }),
     base({ metadata: { version: '1.1.0', uid: 'dt-given', product: { name: 'p', vendor_name: 'v' } }, time: T + 7, time_dt: '2024-11-28T01:00:00Z' }),
   ]);
@@ -115,6 +117,8 @@ test('non-AWS data goes to accountId=external_<id> in the source\'s region', { s
     onprem: 'us-east-1/external_corp-example-com-DC-01',
     'aws-bad-account': 'us-east-1/external_1111111111111',
     'azure-no-account': 'us-east-1/external',
+    'gcp-region-only': 'us-east-1/external_123456789012',
+    'aws-gov': 'us-gov-west-1/222233334444',
     dt: 'us-east-1/123456789012',
     'dt-given': 'us-east-1/123456789012',
   });
@@ -225,5 +229,5 @@ test('every object carries a parquet.avro.schema that Avro parses and that match
 test('DuckDB, hyparquet and parquet-wasm read every object value for value', { skip: skipNoPg }, async () => {
   let rows = 0;
   for (const o of storedObjects(gate.dataDir, BUCKET)) rows += (await readAllThree(o.path, duck)).length;
-  assert.equal(rows, 12);
+  assert.equal(rows, 14);
 });
