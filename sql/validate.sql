@@ -95,6 +95,13 @@ SET statement_timeout = '300ms';
 SELECT count(securitylake.validate(e, 'v3002')) FROM big, generate_series(1, 100);
 RESET statement_timeout;
 
+-- A tag schema whose names Avro cannot spell is still written (without parquet.avro.schema).
+SELECT securitylake.create_source('tags_dash', 's3://aws-security-data-lake-us-east-1-validreg/ext/tags_dash/', NULL, NULL,
+       3002, 'us-east-1', '123456789012', '{"Tag": "name=r, repetitiontype=REQUIRED", "Fields": [
+         {"Tag": "name=class_uid, type=INT32, repetitiontype=REQUIRED"}, {"Tag": "name=time, type=INT64, repetitiontype=REQUIRED"},
+         {"Tag": "name=x-y, type=BYTE_ARRAY, convertedtype=UTF8, repetitiontype=OPTIONAL"}]}', publish_rate => '1 day');
+SELECT securitylake.validate('{"class_uid": 3002, "time": 1732752000000, "x-y": "a"}', 'tags_dash') IS NULL AS written;
+
 -- Privileges: SECURITY DEFINER, pinned search_path, writers and admins only.
 SELECT p.prosecdef, p.proconfig,
        has_function_privilege('securitylake_writer', p.oid, 'EXECUTE') AS writer,

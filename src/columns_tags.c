@@ -15,9 +15,9 @@
  *
  *		Column names match event keys case-insensitively (the seed's
  *		`Activity_id` reads OCSF `activity_id`); `inname=` names the JSON key
- *		explicitly. Names are Avro names ([A-Za-z_][A-Za-z0-9_]*): every object
- *		carries a parquet.avro.schema, and OpenSearch Ingestion and Athena want
- *		no other characters inside complex types.
+ *		explicitly. A schema whose names are not all Avro names
+ *		([A-Za-z_][A-Za-z0-9_]*) is written without a parquet.avro.schema
+ *		(shred.c): Avro cannot name such fields.
  *
  *		A REPEATED field outside a LIST or MAP (parquet-go's bare repeated
  *		field) is written as a standard 3-level LIST of OPTIONAL elements: a
@@ -142,20 +142,6 @@ set_leaf_type(SlNode *node, TagFields *f, const char *path)
 									f->type ? f->type : "(none)"));
 }
 
-/* Avro's rule for names, which every reader of the object's parquet.avro.schema applies. */
-static bool
-avro_name(const char *name)
-{
-	const char *p;
-
-	if (!((name[0] >= 'A' && name[0] <= 'Z') || (name[0] >= 'a' && name[0] <= 'z') || name[0] == '_'))
-		return false;
-	for (p = name; *p; p++)
-		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
-			return false;
-	return true;
-}
-
 static SlNode *node_from_json(JsonbContainer *obj, const char *parent_path, bool is_root);
 
 /* The Fields array of a tag object, as nodes. */
@@ -236,9 +222,6 @@ node_from_json(JsonbContainer *obj, const char *parent_path, bool is_root)
 		schema_error(parent_path, "Every schema node needs a string Tag.");
 	f = parse_tag(pnstrdup(v.val.string.val, v.val.string.len), parent_path);
 	path = is_root ? pstrdup("") : psprintf("%s%s%s", parent_path, parent_path[0] ? "." : "", f.name);
-	if (!is_root && !avro_name(f.name))
-		schema_error(path, psprintf("The name \"%s\" is not a letter or \"_\" followed by letters, digits and \"_\" "
-									"(Avro's rule, which parquet-avro readers such as OpenSearch Ingestion apply).", f.name));
 	node->name = f.name;
 	node->key = sl_ascii_lower(f.inname ? f.inname : f.name);
 	node->required = f.repetitiontype == NULL ? is_root : eq(f.repetitiontype, "REQUIRED");

@@ -206,13 +206,23 @@ avro_schema_text(SlEncoder *enc)
 
 	if (!pq_avro_valid_name(name))
 		name = "event";
-	if (pq_avro_schema(enc->schema, name, "securitylake", &enc->alloc, &text, &len,
-					   err, sizeof(err)) != PQ_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("securitylake: could not write the Avro schema of source \"%s\"", enc->source->name),
-				 errdetail("%s", err)));
-	return text;
+	switch (pq_avro_schema(enc->schema, name, "securitylake", &enc->alloc, &text, &len, err, sizeof(err)))
+	{
+		case PQ_OK:
+			return text;
+		case PQ_ERR_SCHEMA:
+			/* a tag schema's name Avro cannot spell: the objects go without the entry */
+			ereport(DEBUG1,
+					(errmsg_internal("securitylake: source \"%s\" is written without parquet.avro.schema: %s",
+									 enc->source->name, err)));
+			return NULL;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("securitylake: could not write the Avro schema of source \"%s\"", enc->source->name),
+					 errdetail("%s", err)));
+	}
+	return NULL;
 }
 
 static SlEncoder *
