@@ -657,6 +657,12 @@ AS $fn$
                       AND q.id OPERATOR(pg_catalog.<=) upto);
 $fn$;
 
+CREATE OR REPLACE FUNCTION securitylake.validate(event jsonb, source text)
+    RETURNS text
+    LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'securitylake_validate';
+
 COMMENT ON FUNCTION securitylake.flush(text, interval) IS
     'deliver every event queued before the call (one source or all) and list the objects written';
 
@@ -720,3 +726,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON securitylake.batch TO securitylake_worke
 GRANT SELECT, INSERT ON securitylake.uploads TO securitylake_worker;
 GRANT INSERT ON securitylake.dead_letter TO securitylake_worker;
 GRANT USAGE ON SEQUENCE securitylake.batch_id_seq TO securitylake_worker;
+COMMENT ON FUNCTION securitylake.validate(jsonb, text) IS
+    'NULL, or the dead-letter reason the worker would give this event in this source';
+REVOKE ALL ON FUNCTION securitylake.validate(jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION securitylake.validate(jsonb, text) TO securitylake_writer, securitylake_admin;

@@ -13,6 +13,8 @@ APT_PACKAGES=(
   awscli clang libclang-rt-14-dev valgrind zstd python3 curl ca-certificates openssl
   # the Debian package (test/package/deb.sh): dpkg-buildpackage, debhelper, pg_buildext
   dpkg-dev debhelper postgresql-server-dev-all
+  # Apache Avro (Java) checks the parquet.avro.schema of every object (test/parquet/AvroCheck.java)
+  libavro-java openjdk-17-jdk-headless
 )
 
 missing=()

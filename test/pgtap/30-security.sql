@@ -32,6 +32,8 @@ SELECT ok(NOT has_schema_privilege('t_nobody', 'securitylake', 'USAGE'), 'a role
 -- act on tables they have no grant on are SECURITY DEFINER. The workers' helpers run as their
 -- caller (securitylake_worker) on purpose. route_key and source_route_keys are SQL-standard
 -- bodies (RETURN …): parsed once at creation, so no search_path applies to them at run time.
+-- validate reads a source's row, so it is a SECURITY DEFINER C function with the pinned
+-- search_path (checked in sql/validate.sql).
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
                  WHERE p.pronamespace = 'securitylake'::regnamespace AND l.lanname IN ('plpgsql', 'sql')$$,
               ARRAY['_validate_parquet_schema', '_validate_source', 'create_source', 'alter_source', 'drop_source',
@@ -51,7 +53,7 @@ SELECT is((SELECT string_agg(p.proname, ', ') FROM pg_proc p
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
                  WHERE p.pronamespace = 'securitylake'::regnamespace AND l.lanname = 'c'$$,
               ARRAY['version', 'flush', '_ocsf_classes', 'parquet_schema', '_check_endpoint', '_caller_is_superuser',
-                    '_bp_cached', '_bp_remember', '_raw_size', '_worker_alive'], 'the C functions are the listed ones');
+                    '_bp_cached', '_bp_remember', '_raw_size', '_worker_alive', 'validate'], 'the C functions are the listed ones');
 
 -- A role without grants reads nothing.
 SET LOCAL ROLE t_nobody;
