@@ -259,13 +259,19 @@ read_rows(Claim *c, int64 from_id)
 	sl_exec("SET LOCAL enable_bitmapscan = off", 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	values[0] = CStringGetTextDatum(c->route_key);
 	values[1] = Int64GetDatum(from_id);
+	/*
+	 * Not read-only: the cursor takes a snapshot of its own, after the
+	 * source's lock was taken and its batches were checked. The step's
+	 * snapshot is older: a batch another worker delivered and committed in
+	 * between would still show its rows, and they would go out twice.
+	 */
 	portal = SPI_cursor_open_with_args(NULL,
 									   "SELECT q.id, q.event, q.region, q.account_id"
 									   "  FROM securitylake.queue q"
 									   " WHERE q.route_key OPERATOR(pg_catalog.=) $1"
 									   "   AND q.id OPERATOR(pg_catalog.>=) $2"
 									   " ORDER BY q.id",
-									   2, types, values, NULL, true, CURSOR_OPT_NO_SCROLL);
+									   2, types, values, NULL, false, CURSOR_OPT_NO_SCROLL);
 	while (!stopped)
 	{
 		uint64		i;
