@@ -6,8 +6,8 @@
 -- docs/postgres_exporter.yaml serves both to Prometheus through postgres_exporter.
 --
 -- Cost per scrape: the queue is read per source through its primary key (route_key,
--- id) — a count of the source's own queued rows and one probe for its head; what other
--- sources have queued costs nothing. The upload log and the dead letters are aggregated
+-- id) — an index-only count of the source's own queued rows and one probe for its
+-- head; what other sources have queued costs nothing. The upload log and the dead letters are aggregated
 -- (an index scan per source of uploads, one scan of dead_letter).
 
 -- The class of a dead letter's reason: a small fixed set (a Prometheus label), where
@@ -47,11 +47,32 @@ CREATE FUNCTION securitylake.error_code(error text)
 COMMENT ON FUNCTION securitylake.error_code(text) IS
     'the AWS error code of a delivery error (securitylake.status.last_error)';
 
+-- A source's queued rows (count) and the enqueue time of the head of each of its routing
+-- keys (the next rows a claim takes), read through the primary key (route_key, id) only:
+-- an index-only count of the source's own entries and one probe per key. With a large
+-- backlog the planner would rather scan the whole queue (every source's rows) than count
+-- one key's entries; inside this function sequential and bitmap scans (which read the
+-- heap) and parallel workers are off, so the count is an index-only scan of the keys.
+-- SECURITY DEFINER: readers of the metrics view see counts, never the queue.
+CREATE FUNCTION securitylake._queue_depth(keys text[], OUT events bigint, OUT head_enqueued_at timestamptz)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+    SET enable_bitmapscan = off
+    SET max_parallel_workers_per_gather = 0
+AS $fn$
+    SELECT (SELECT count(*) FROM securitylake.queue q WHERE q.route_key OPERATOR(pg_catalog.=) ANY (keys)),
+           (SELECT min(h.enqueued_at)
+              FROM unnest(keys) AS k(key)
+             CROSS JOIN LATERAL (SELECT q.enqueued_at FROM securitylake.queue q
+                                  WHERE q.route_key OPERATOR(pg_catalog.=) k.key ORDER BY q.id LIMIT 1) h);
+$fn$;
+
 CREATE VIEW securitylake.metrics AS
     SELECT s.name AS source,
            CAST(CASE WHEN s.enabled THEN 1 ELSE 0 END AS int) AS enabled,
            q.events AS queue_events,
-           CAST(coalesce(extract(epoch FROM now() - h.enqueued_at), 0) AS float8) AS queue_oldest_event_age_seconds,
+           CAST(coalesce(extract(epoch FROM now() - q.head_enqueued_at), 0) AS float8) AS queue_oldest_event_age_seconds,
            b.batches AS pending_batches,
            coalesce(u.objects, 0) AS delivered_objects_total,
            CAST(coalesce(u.events, 0) AS bigint) AS delivered_events_total,
@@ -64,16 +85,7 @@ CREATE VIEW securitylake.metrics AS
            coalesce(d.events, 0) AS dead_letter_events
       FROM securitylake.source s
       LEFT JOIN securitylake.source_state st ON st.source = s.name
-      -- the source's queued rows, counted through the primary key
-      CROSS JOIN LATERAL (
-            SELECT count(*) AS events FROM securitylake.queue qq
-             WHERE qq.route_key = ANY (securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid))) q
-      -- the head of each of its routing keys (the next rows a claim takes): one probe each
-      CROSS JOIN LATERAL (
-            SELECT min(head.enqueued_at) AS enqueued_at
-              FROM unnest(securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid)) AS k(key)
-             CROSS JOIN LATERAL (SELECT qq.enqueued_at FROM securitylake.queue qq
-                                  WHERE qq.route_key = k.key ORDER BY qq.id LIMIT 1) head) h
+      CROSS JOIN LATERAL securitylake._queue_depth(securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid)) q
       CROSS JOIN LATERAL (SELECT count(*) AS batches FROM securitylake.batch bb WHERE bb.source = s.name) b
       CROSS JOIN LATERAL (
             SELECT count(*) AS objects, sum(up.rows) AS events, sum(up.bytes) AS bytes
@@ -94,10 +106,11 @@ COMMENT ON VIEW securitylake.dead_letter_metrics IS 'dead letters per source and
 -- Readable by the operators and by monitoring (pg_monitor: what postgres_exporter
 -- connects as). A view's functions are called with the reader's rights: the two pure
 -- functions it uses are granted too.
-REVOKE ALL ON FUNCTION securitylake.dead_letter_reason_class(text), securitylake.error_code(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION securitylake.dead_letter_reason_class(text), securitylake.error_code(text),
+                       securitylake._queue_depth(text[]) FROM PUBLIC;
 REVOKE ALL ON securitylake.metrics, securitylake.dead_letter_metrics FROM PUBLIC;
 GRANT USAGE ON SCHEMA securitylake TO pg_monitor;
 GRANT EXECUTE ON FUNCTION securitylake.dead_letter_reason_class(text), securitylake.error_code(text),
-                          securitylake.source_route_keys(text, bool, int)
+                          securitylake.source_route_keys(text, bool, int), securitylake._queue_depth(text[])
     TO securitylake_admin, pg_monitor;
 GRANT SELECT ON securitylake.metrics, securitylake.dead_letter_metrics TO securitylake_admin, pg_monitor;
