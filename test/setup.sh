@@ -11,6 +11,7 @@ APT_PACKAGES=(
   libtap-parser-sourcehandler-pgtap-perl
   libcurl4-openssl-dev libssl-dev libzstd-dev libxml2-dev
   awscli clang libclang-rt-14-dev valgrind zstd python3 curl ca-certificates openssl
+  prometheus-postgres-exporter
 )
 
 missing=()
