@@ -272,3 +272,47 @@ test('docs/postgres_exporter.yaml: every query runs, and postgres_exporter serve
   assert.equal(value('securitylake_dead_letter_events', { source: 'm_ok', reason: 'wrong_type' }), 1);
   assert.equal(value('securitylake_dead_letter_events', { source: '', reason: 'no_source' }), 1);
 });
+
+test('docs/monitoring.md: its tables name the view\'s columns and reason classes, its alert rules the exported metrics', { skip: skipNoPg }, async () => {
+  const { fencedBlocks, tableRows } = await import('../lib/markdown.mjs');
+  const doc = readFileSync(`${ROOT}docs/monitoring.md`, 'utf8');
+  const named = tableRows(doc, /^## `securitylake\.metrics`/).flatMap((r) => [...r[0].matchAll(/`([a-z_]+)`/g)].map((m) => m[1]));
+  const columns = query(`SELECT attname FROM pg_attribute WHERE attrelid = 'securitylake.metrics'::regclass AND attnum > 0 ORDER BY attnum`).map((r) => r.attname);
+  assert.deepEqual([...named].sort(), [...columns].sort(), 'the table documents every column of securitylake.metrics');
+  const classes = tableRows(doc, /^## `securitylake\.dead_letter_metrics`/).map((r) => r[0].replace(/`/g, ''));
+  const defined = one(`SELECT pg_get_functiondef('securitylake.dead_letter_reason_class(text)'::regprocedure)`);
+  assert.deepEqual([...classes].sort(), [...new Set([...defined.matchAll(/THEN '([a-z_]+)'|ELSE '([a-z_]+)'/g)].map((m) => m[1] ?? m[2]))].sort(),
+    'the table lists exactly the classes the function returns');
+
+  // The alerting rules: Prometheus's rule shape, and only metrics and labels the exporter serves.
+  const exporter = parseYaml(readFileSync(EXPORTER_FILE, 'utf8'));
+  const served = new Map();
+  for (const [ns, spec] of Object.entries(exporter)) {
+    const labels = spec.metrics.filter((m) => Object.values(m)[0].usage === 'LABEL').map((m) => Object.keys(m)[0]);
+    for (const m of spec.metrics) if (Object.values(m)[0].usage !== 'LABEL') served.set(`${ns}_${Object.keys(m)[0]}`, labels);
+  }
+  const rulesBlock = fencedBlocks(doc).find((b) => b.lang === 'yaml' && b.attrs.file === 'securitylake-alerts.yml');
+  const rules = parseYaml(rulesBlock.body).groups.flatMap((g) => g.rules);
+  assert.ok(rules.length >= 5);
+  for (const rule of rules) {
+    assert.match(rule.alert, /^SecurityLake[A-Za-z]+$/);
+    assert.ok(['warning', 'critical', 'info'].includes(rule.labels.severity), rule.alert);
+    const metrics = [...rule.expr.matchAll(/securitylake_[a-z_]+/g)].map((m) => m[0]);
+    assert.ok(metrics.length > 0, rule.alert);
+    for (const m of metrics) assert.ok(served.has(m), `${rule.alert}: ${m} is exported`);
+    for (const [, label] of JSON.stringify(rule.annotations).matchAll(/\$labels\.([a-z_]+)/g)) {
+      assert.ok(metrics.some((m) => served.get(m).includes(label)), `${rule.alert}: label ${label}`);
+    }
+    if (rule.for) assert.match(rule.for, /^\d+[smh]$/);
+  }
+  // The SQL of the page runs (as a pg_monitor member, the role it creates).
+  for (const b of fencedBlocks(doc).filter((x) => x.lang === 'sql')) {
+    if (/CREATE ROLE securitylake_monitor/.test(b.body)) {
+      psql(`DROP ROLE IF EXISTS securitylake_monitor; ${b.body}`);
+      assert.equal(one(`SELECT pg_has_role('securitylake_monitor', 'pg_monitor', 'member')`), true);
+      psql('DROP ROLE securitylake_monitor');
+    } else {
+      psql(b.body, { user: MONITOR });
+    }
+  }
+});
