@@ -306,10 +306,15 @@ function checkWhatTheCliSent() {
     assert.ok(glob(statements[0].Resource).test(role), `${statements[0].Resource} covers ${role}`);
   }
   assert.ok(!glob(statements[0].Resource).test(`arn:aws:iam::${ACCOUNT}:role/AmazonSecurityLakeCustomSourceCrawler`));
-  // Administrator rights for the registration, taken back after it.
-  const admin = `${'securitylake-db-host'} arn:aws:iam::aws:policy/AmazonSecurityLakeAdministrator`;
+  // Administrator rights and PassRole of the crawler role for the registration, taken back after it.
+  const admin = 'securitylake-db-host arn:aws:iam::aws:policy/AmazonSecurityLakeAdministrator';
   assert.ok(attached.includes(admin));
   assert.ok(byAction('DetachRolePolicy').map((f) => `${f.RoleName} ${f.PolicyArn}`).includes(admin));
+  const pass = byAction('PutRolePolicy').find((f) => f.RoleName === 'securitylake-db-host');
+  const passStatement = JSON.parse(pass.PolicyDocument).Statement;
+  assert.deepEqual(passStatement.map((st) => st.Action), ['iam:PassRole']);
+  assert.ok(glob(passStatement[0].Resource).test(`arn:aws:iam::${ACCOUNT}:role/${crawler.RoleName}`), 'it passes the crawler role the guide created');
+  assert.ok(byAction('DeleteRolePolicy').some((f) => f.RoleName === pass.RoleName && f.PolicyName === pass.PolicyName), 'and is deleted after');
   // Nothing of the guide's IAM work went to the gate, and everything was signed.
   assert.ok(recorded.every((r) => r.auth.startsWith('AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/')));
 }
