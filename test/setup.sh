@@ -15,6 +15,8 @@ APT_PACKAGES=(
   dpkg-dev debhelper postgresql-server-dev-all
   # Apache Avro (Java) checks the parquet.avro.schema of every object (test/parquet/AvroCheck.java)
   libavro-java openjdk-17-jdk-headless
+  # postgres_exporter runs docs/postgres_exporter.yaml in test/e2e/metrics.test.mjs
+  prometheus-postgres-exporter
 )
 
 missing=()
