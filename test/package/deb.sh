@@ -110,8 +110,8 @@ else
 fi
 if grep -qE -- '-Werror( |$)' "$WORK/build.log"; then
   not_ok "the packager's default build does not use -Werror"; grep -m3 -oE -- '.{0,60} -Werror( .{0,60}|$)' "$WORK/build.log" | sed 's/^/# .../'
-elif ! grep -q -- '-c -o src/worker.o' "$WORK/build.log"; then
-  not_ok "the packager's default build compiles the sources (no compiler line for src/worker.o in the log)"
+elif ! grep -q -- '-c -o src/loop.o' "$WORK/build.log"; then
+  not_ok "the packager's default build compiles the sources (no compiler line for src/loop.o in the log)"
 else
   ok "the packager's default build does not use -Werror"
 fi
