@@ -137,13 +137,19 @@ bucket_region(SlSource *source)
 	}
 }
 
+/*
+ * What a client is built from. The allow-list is part of it: a client built
+ * before the superuser shortened securitylake.allowed_endpoints is rebuilt, and
+ * its endpoints checked again, before it sends anything more.
+ */
 static char *
 fingerprint(SlSource *source)
 {
-	return psprintf("%s|%s|%s|%s|%s|%s|%s", source->location, source->role_arn ? source->role_arn : "",
+	return psprintf("%s|%s|%s|%s|%s|%s|%s|%s", source->location, source->role_arn ? source->role_arn : "",
 					source->external_id ? source->external_id : "", source->region,
 					JsonbToCString(NULL, &source->options->root, VARSIZE(source->options)),
-					static_version, static_akid ? static_akid : "");
+					static_version, static_akid ? static_akid : "",
+					sl_allowed_endpoints ? sl_allowed_endpoints : "");
 }
 
 /*
