@@ -9,7 +9,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS securitylake;
-SELECT plan(12);
+SELECT plan(16);
 
 CREATE ROLE t_bp_writer NOLOGIN IN ROLE securitylake_writer;
 GRANT t_bp_writer TO current_user;
@@ -102,6 +102,26 @@ SELECT diag(format('trust: backpressure: %s setting=value pairs tried (%s settin
 SELECT is((SELECT string_agg(format('%s=%s', name, value), ', ') FROM tried WHERE outcome = 'inserted'), NULL,
           'no setting lets a writer insert past max_queued_rows');
 SELECT is((SELECT count(*)::int FROM securitylake.queue WHERE source = 'bp_src'), 3, 'the capped source still holds its three rows');
+
+-- securitylake_worker, the role every statement of the workers runs as: no login, no
+-- superuser, no row-security bypass, no inherited roles, and exactly the grants delivery needs.
+SELECT is((SELECT format('%s %s %s %s %s', rolcanlogin, rolsuper, rolbypassrls, rolinherit, rolcreaterole)
+             FROM pg_roles WHERE rolname = 'securitylake_worker'), 'f f f f f',
+          'securitylake_worker: NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT NOCREATEROLE');
+SELECT is((SELECT count(*)::int FROM pg_auth_members WHERE member = 'securitylake_worker'::regrole), 0,
+          'securitylake_worker is a member of no role');
+SELECT set_eq($$SELECT format('%s %s', c.relname, p.privilege_type)
+                 FROM pg_class c, LATERAL aclexplode(c.relacl) p
+                WHERE c.relnamespace = 'securitylake'::regnamespace AND p.grantee = 'securitylake_worker'::regrole$$,
+              ARRAY['source SELECT', 'credential SELECT', 'source_state SELECT', 'source_state INSERT', 'source_state UPDATE',
+                    'queue SELECT', 'queue DELETE', 'batch SELECT', 'batch INSERT', 'batch UPDATE', 'batch DELETE',
+                    'uploads SELECT', 'uploads INSERT', 'dead_letter INSERT', 'batch_id_seq USAGE', 'queue_id_seq SELECT'],
+              'securitylake_worker holds exactly the table grants delivery needs');
+SELECT set_eq($$SELECT p.proname::text FROM pg_proc p
+                WHERE p.pronamespace = 'securitylake'::regnamespace
+                  AND has_function_privilege('securitylake_worker', p.oid, 'EXECUTE')$$,
+              ARRAY['route_key', 'source_route_keys', '_queued_keys', '_raw_size', '_worker_alive'],
+              '... and executes only the functions it calls');
 
 SELECT * FROM finish();
 ROLLBACK;
