@@ -72,7 +72,6 @@ after(async () => {
 });
 
 test('endpoints outside AWS and not listed are refused for the admin and the superuser, in create_source and alter_source', { skip: skipNoPg }, async () => {
-  assert.match(listed, /127\.0\.0\.1/, 'the test cluster lists its loopback gate');
   const ok = create(asAdmin, {});
   for (const [url, what] of REFUSED) {
     for (const [as, who] of [[asAdmin, 'admin'], [asSuper, 'superuser']]) {
@@ -83,6 +82,7 @@ test('endpoints outside AWS and not listed are refused for the admin and the sup
     }
   }
   assert.deepEqual(one(`SELECT options FROM securitylake.source WHERE name = ${lit(ok)}`, SAFE), {}, 'nothing was stored');
+  assert.match(listed ?? '', /127\.0\.0\.1/, 'the test cluster lists its loopback gate');
   for (const [endpoint, sts] of ACCEPTED) {
     create(asAdmin, { endpoint, sts_endpoint: sts });
     alter(asAdmin, ok, { endpoint, sts_endpoint: sts });

@@ -303,7 +303,7 @@ function plantOperator(o, schemas) {
         ? (l ? `RETURN $1 OPERATOR(pg_catalog.${o.name}) $2;` : `RETURN OPERATOR(pg_catalog.${o.name}) $1;`)
         : 'RETURN NULL;';
       out.push(guarded(`CREATE FUNCTION ${fn}(${args}) RETURNS ${ret} LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-                        AS $b$ BEGIN PERFORM evil.spy(${lit(`operator ${sig}`)}); ${pass} END $b$`, `operator function for ${sig}`));
+                        AS $b$ BEGIN PERFORM evil.spy(${lit(sig)}); ${pass} END $b$`, `operator function for ${sig}`));
       out.push(guarded(`CREATE OPERATOR ${schema}.${o.name} (${l ? `LEFTARG = ${l}, ` : ''}RIGHTARG = ${r}, FUNCTION = ${fn})`, `operator ${sig}`));
     }
   }
@@ -404,6 +404,15 @@ test('a database owner plants look-alikes of every function, operator and type t
   { skip: skipNoPg, timeout: 1800000 }, async () => {
     assert.equal(one(`SELECT rolsuper FROM pg_roles WHERE rolname = '${OWNER}'`, DRV), false, 'the owner is not a superuser');
     assert.equal(one(`SELECT pg_catalog.pg_get_userbyid(datdba) FROM pg_database WHERE datname = ${lit(DB)}`, DRV), OWNER, 'it owns the database');
+    // What owning the database does not give: the extension, its schema and tables, its roles.
+    const asOwner = (sql) => psql(sql, { user: OWNER, ...SAFE });
+    assert.throws(() => asOwner('DROP EXTENSION securitylake'), /must be owner/, 'the owner cannot drop the extension');
+    assert.throws(() => asOwner('ALTER TABLE securitylake.queue ADD COLUMN x int'), /must be owner|permission denied/, '... nor alter its tables');
+    assert.throws(() => asOwner('CREATE FUNCTION securitylake.x() RETURNS int LANGUAGE sql RETURN 1'), /permission denied/, '... nor create in its schema');
+    assert.throws(() => asOwner('CREATE TRIGGER x AFTER DELETE ON securitylake.queue EXECUTE FUNCTION suppress_redundant_updates_trigger()'),
+      /must be owner|permission denied/, '... nor put a trigger on the queue');
+    assert.throws(() => asOwner('ALTER ROLE securitylake_worker SUPERUSER'), /must be superuser|permission denied/, '... nor change the workers\' role');
+    assert.throws(() => asOwner('GRANT securitylake_admin TO trust_owner'), /must have admin option|permission denied/, '... nor take the admin role');
 
     // Phase 1: every path, recorded.
     drv('SELECT public.pg_stat_statements_reset()');
@@ -472,4 +481,27 @@ test('with the plant in place, database settings that would stall or subvert an 
     await assertNothingPlantedRan(recorded, 'settings');
     console.log(`# trust: escalation: database settings ${Object.entries(PLANTED_SETTINGS).map(([k, v]) => `${k}=${v}`).join(', ')}: ` +
       `${expected.length} events delivered exactly once in all, planted calls=0`);
+  });
+
+test('securitylake_worker made a superuser (or BYPASSRLS) by the superuser: the worker refuses to run anything until it is not',
+  { skip: skipNoPg, timeout: 300000 }, async () => {
+    psql('ALTER ROLE securitylake_worker SUPERUSER', SAFE);
+    try {
+      await restartWorker();
+      const events = authEvents(5, { seed: 400 });
+      copyRows(events, { source: 'trust_b' });
+      assert.throws(() => flush('trust_b', '6 s'), /timed out/, 'nothing is delivered');
+      assert.match(serverLog(), /securitylake_worker is a superuser or bypasses row security; the worker does nothing/, 'the log says why');
+      assert.equal(one(`SELECT count(*) FROM securitylake.queue WHERE source = 'trust_b'`, DRV), events.length, 'the events stay queued');
+      psql('ALTER ROLE securitylake_worker NOSUPERUSER BYPASSRLS', SAFE);
+      await restartWorker();
+      assert.throws(() => flush('trust_b', '6 s'), /timed out/, 'BYPASSRLS is refused too');
+      psql('ALTER ROLE securitylake_worker NOBYPASSRLS', SAFE);
+      flush('trust_b', '60 s');
+      expected.push(...events.map((e) => e.metadata.uid));
+      const seen = await lakeUids(duck, gate.dataDir, BUCKET);
+      assert.deepEqual(exactlyOnce(seen, expected), { lost: 0, duplicated: 0, unexpected: 0 }, 'delivered once it is an ordinary role again');
+    } finally {
+      psql('ALTER ROLE securitylake_worker NOSUPERUSER NOBYPASSRLS', SAFE);
+    }
   });
