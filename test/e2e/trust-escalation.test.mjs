@@ -391,6 +391,8 @@ async function assertNothingPlantedRan(statements, what) {
   assert.deepEqual(newOnes, [], `${what}: every statement run under the plant was in the planted list`);
   // Exactly once, dead letters once.
   const seen = await lakeUids(duck, gate.dataDir, BUCKET);
+  const lost = expected.filter((u) => !seen.has(u));
+  if (lost.length) console.log(`# trust: escalation: ${what}: lost ${lost.length}: ${lost.slice(0, 30).join(' ')}`);
   assert.deepEqual(exactlyOnce(seen, expected), { lost: 0, duplicated: 0, unexpected: 0 }, `${what}: every event in the lake exactly once`);
   const dead = new Map(query(`SELECT event->'metadata'->>'uid' AS uid, count(*) AS n FROM securitylake.dead_letter GROUP BY 1`, DRV)
     .map((r) => [r.uid, r.n]));
@@ -453,7 +455,7 @@ test('a database owner plants look-alikes of every function, operator and type t
     // Phase 3: every path again, under the plant.
     drv('SELECT public.pg_stat_statements_reset()');
     let stalled = null;   // what the plant ran is reported first, then a stalled delivery
-    try { await drive(200); } catch (err) { stalled = err; }
+    try { await drive(200); } catch (err) { stalled = err; console.log(`# trust: escalation: the drive failed: ${err.message}`); }
     await assertNothingPlantedRan(statements, 'look-alikes');
     if (stalled) throw stalled;
     console.log(`# trust: escalation: ${figures.statements} statements (${figures.byWorker} run by the worker itself) reference ` +
