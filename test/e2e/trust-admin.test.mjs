@@ -116,7 +116,7 @@ test('a non-superuser member of securitylake_admin calls every function granted 
   const docs = documentedGrants();
   assert.deepEqual(docs.functions, granted.map((g) => g.name).filter((n) => !n.startsWith('_')).sort(),
     'docs/sql-reference.md lists exactly the functions granted to securitylake_admin');
-  console.log(`# trust: admin: a non-superuser admin called ${granted.length} granted functions with real effects: ${granted.map((g) => g.name).join(', ')}`);
+  console.log(`trust: admin: a non-superuser admin called ${granted.length} granted functions with real effects: ${granted.map((g) => g.name).join(', ')}`);
 });
 
 test('the admin reads every view and table the docs grant it, and never the credentials', { skip: skipNoPg }, async () => {

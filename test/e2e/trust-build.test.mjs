@@ -51,7 +51,7 @@ test('a production build (make without TEST_HOOKS) has no test_fault or test_con
     const testBuild = hookNames(installed);
     assert.ok(testBuild.strings.some((s) => s.includes('securitylake.test_fault')), 'the test build has the setting securitylake.test_fault');
     assert.ok(testBuild.symbols.includes('sl_test_fault_point'), '... and the symbol sl_test_fault_point');
-    console.log(`# trust: build: production build: 0 hook strings, 0 hook symbols; the installed test build: ` +
+    console.log(`trust: build: production build: 0 hook strings, 0 hook symbols; the installed test build: ` +
       `${testBuild.strings.length} strings (${testBuild.strings.filter((s) => s.startsWith('securitylake.')).join(', ')}), ` +
       `${testBuild.symbols.length} symbols (${testBuild.symbols.join(', ')})`);
   }

@@ -91,7 +91,7 @@ test('endpoints outside AWS and not listed are refused for the admin and the sup
   assert.throws(() => asAdmin(`SET securitylake.allowed_endpoints = 'https://evil.example.com'`), /cannot be changed now|permission denied/);
   assert.throws(() => asAdmin(`ALTER SYSTEM SET securitylake.allowed_endpoints = 'https://evil.example.com'`), /must be superuser|permission denied/);
   assert.throws(() => asAdmin(`SHOW securitylake.allowed_endpoints`), /must be superuser|permission denied|privileges of pg_read_all_settings/);
-  console.log(`# trust: endpoints: ${REFUSED.length} endpoints refused (create and alter, endpoint and sts_endpoint, admin and superuser): ` +
+  console.log(`trust: endpoints: ${REFUSED.length} endpoints refused (create and alter, endpoint and sts_endpoint, admin and superuser): ` +
     `${REFUSED.map(([, w]) => w).join('; ')}; AWS https and listed loopback accepted`);
 });
 
@@ -129,7 +129,7 @@ test('the worker sends nothing more to an endpoint the superuser removed from th
     asAdmin(`SELECT count(*) FROM securitylake.flush(${lit(name)}, '60 s')`);
     const seen = await lakeUids(duck, gate.dataDir, BUCKET, `ext/${name}/`);
     assert.deepEqual(exactlyOnce(seen, [...first, ...second].map((e) => e.metadata.uid)), { lost: 0, duplicated: 0, unexpected: 0 });
-    console.log(`# trust: endpoints: unlisted after creation: 0 requests sent, status: ${error}`);
+    console.log(`trust: endpoints: unlisted after creation: 0 requests sent, status: ${error}`);
   });
 
 test('ca_file is refused for a non-superuser admin and accepted for a superuser', { skip: skipNoPg }, async () => {

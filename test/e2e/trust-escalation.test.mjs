@@ -380,7 +380,7 @@ async function assertNothingPlantedRan(statements, what) {
   const spyCalls = one(`SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM evil.spy_calls`, DRV);
   const logged = serverLog().split('\n').filter((l) => l.includes('securitylake trust test: planted'));
   const ownerIsSuperuser = one(`SELECT rolsuper FROM pg_roles WHERE rolname = '${OWNER}'`, DRV);
-  if (spyCalls > 0) console.log(`# trust: escalation: ${what}: planted code ran ${spyCalls} times: ${JSON.stringify(calls.slice(0, 10))}`);
+  if (spyCalls > 0) console.log(`trust: escalation: ${what}: planted code ran ${spyCalls} times: ${JSON.stringify(calls.slice(0, 10))}`);
   assert.deepEqual({ plantedCalls: spyCalls, ownerIsSuperuser }, { plantedCalls: 0, ownerIsSuperuser: false },
     `${what}: no planted function, operator or type ran (not even in a transaction rolled back), the owner is still not a superuser`);
   assert.deepEqual(calls, [], `${what}: no planted call recorded`);
@@ -392,7 +392,7 @@ async function assertNothingPlantedRan(statements, what) {
   // Exactly once, dead letters once.
   const seen = await lakeUids(duck, gate.dataDir, BUCKET);
   const lost = expected.filter((u) => !seen.has(u));
-  if (lost.length) console.log(`# trust: escalation: ${what}: lost ${lost.length}: ${lost.slice(0, 30).join(' ')}`);
+  if (lost.length) console.log(`trust: escalation: ${what}: lost ${lost.length}: ${lost.slice(0, 30).join(' ')}`);
   assert.deepEqual(exactlyOnce(seen, expected), { lost: 0, duplicated: 0, unexpected: 0 }, `${what}: every event in the lake exactly once`);
   const dead = new Map(query(`SELECT event->'metadata'->>'uid' AS uid, count(*) AS n FROM securitylake.dead_letter GROUP BY 1`, DRV)
     .map((r) => [r.uid, r.n]));
@@ -431,9 +431,9 @@ test('a database owner plants look-alikes of every function, operator and type t
       functions: byKind('function').length, operators: byKind('operator').length, types: byKind('type').length,
     };
     const names = (k, fmt) => [...new Set(byKind(k).map(fmt))].sort().join(' ');
-    console.log(`# trust: escalation: functions: ${names('function', (o) => `${o.schema}.${o.name}(${o.args.join(',')})`)}`);
-    console.log(`# trust: escalation: operators: ${names('operator', (o) => `(${o.left ?? ''} ${o.name} ${o.right})`)}`);
-    console.log(`# trust: escalation: types: ${names('type', (o) => o.rettype)}`);
+    console.log(`trust-detail: escalation: functions: ${names('function', (o) => `${o.schema}.${o.name}(${o.args.join(',')})`)}`);
+    console.log(`trust-detail: escalation: operators: ${names('operator', (o) => `(${o.left ?? ''} ${o.name} ${o.right})`)}`);
+    console.log(`trust-detail: escalation: types: ${names('type', (o) => o.rettype)}`);
     assert.ok(figures.byWorker > 10, `pg_stat_statements saw the worker's statements (${figures.byWorker})`);
     assert.deepEqual(failed.map((s) => `${s.query} -- ${s.error}`), [], 'every statement could be analysed');
     assert.ok(figures.functions > 10 && figures.operators > 3 && figures.types > 3, `references found: ${JSON.stringify(figures)}`);
@@ -443,7 +443,7 @@ test('a database owner plants look-alikes of every function, operator and type t
     const planted = plant(objects);
     figures.planted = planted.planted;
     figures.notPlantable = planted.failed.length;
-    for (const f of planted.failed) console.log(`# trust: escalation: not plantable: ${f.what}: ${f.error}`);
+    for (const f of planted.failed) console.log(`trust-detail: escalation: not plantable: ${f.what}: ${f.error}`);
     assert.ok(planted.planted > objects.length, `look-alikes planted: ${planted.planted}`);
     // (search_path is a list: written unquoted, else it would be one schema named "evil, public, ...")
     psql(`ALTER DATABASE ${DB} SET search_path = ${HOSTILE_PATH};`, { user: OWNER, ...SAFE });
@@ -455,10 +455,10 @@ test('a database owner plants look-alikes of every function, operator and type t
     // Phase 3: every path again, under the plant.
     drv('SELECT public.pg_stat_statements_reset()');
     let stalled = null;   // what the plant ran is reported first, then a stalled delivery
-    try { await drive(200); } catch (err) { stalled = err; console.log(`# trust: escalation: the drive failed: ${err.message}`); }
+    try { await drive(200); } catch (err) { stalled = err; console.log(`trust: escalation: the drive failed: ${err.message}`); }
     await assertNothingPlantedRan(statements, 'look-alikes');
     if (stalled) throw stalled;
-    console.log(`# trust: escalation: ${figures.statements} statements (${figures.byWorker} run by the worker itself) reference ` +
+    console.log(`trust: escalation: ${figures.statements} statements (${figures.byWorker} run by the worker itself) reference ` +
       `${figures.functions} functions, ${figures.operators} operators, ${figures.types} types; ${figures.planted} look-alikes planted ` +
       `in evil and public (${figures.notPlantable} not plantable), search_path ${HOSTILE_PATH}; planted calls=0; ` +
       `${expected.length} events delivered exactly once, ${deadLetters.length} dead-lettered`);
@@ -481,7 +481,7 @@ test('with the plant in place, database settings that would stall or subvert an 
     try { await drive(300); } catch (err) { stalled = err; }
     if (stalled) throw stalled;
     await assertNothingPlantedRan(recorded, 'settings');
-    console.log(`# trust: escalation: database settings ${Object.entries(PLANTED_SETTINGS).map(([k, v]) => `${k}=${v}`).join(', ')}: ` +
+    console.log(`trust: escalation: database settings ${Object.entries(PLANTED_SETTINGS).map(([k, v]) => `${k}=${v}`).join(', ')}: ` +
       `${expected.length} events delivered exactly once in all, planted calls=0`);
   });
 

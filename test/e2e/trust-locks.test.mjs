@@ -169,7 +169,7 @@ test('a role with no grants takes every lock it can see the workers hold (and 0.
     const ofWorker = summary.filter((r) => r.pid === worker);
     assert.ok(ofWorker.length > 0, `the attacker saw locks the worker held: ${JSON.stringify(summary)}`);
     const fmt = (r) => `${r.locktype} x${r.seen}, ${r.taken} taken${r.errors ? ` (refused: ${r.errors.join('; ')})` : ''}`;
-    console.log(`# trust: locks: a role with no grants held ${still} advisory locks (0.1.0's keys 8466/hashtext(source) and 8467/1..2000) ` +
+    console.log(`trust: locks: a role with no grants held ${still} advisory locks (0.1.0's keys 8466/hashtext(source) and 8467/1..2000) ` +
       `and tried every lock it saw others hold — the worker's: ${ofWorker.map(fmt).join('; ')} — while flush() delivered ` +
       `${SOURCES.length} sources: ${timings.join(', ')}; lost=0 duplicated=0`);
   });

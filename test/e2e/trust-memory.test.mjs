@@ -120,8 +120,8 @@ test('the worker\'s keys: in MADV_DONTDUMP pages after an AssumeRole, none in or
   }
   const many = scan(pid, secrets);
   const show = (r) => Object.entries(r.counts).map(([k, c]) => `${k}: ${c.dontdump} in dontdump pages, ${c.private} in ordinary memory, ${c.shared} in shared memory`).join('; ');
-  console.log(`# trust: memory: after one delivery: ${show(once)}`);
-  console.log(`# trust: memory: after 10 more cycles: ${show(many)}; ${many.dontdumpMappings} MADV_DONTDUMP mappings, ${(many.read / 1048576).toFixed(0)} MiB read`);
+  console.log(`trust: memory: after one delivery: ${show(once)}`);
+  console.log(`trust: memory: after 10 more cycles: ${show(many)}; ${many.dontdumpMappings} MADV_DONTDUMP mappings, ${(many.read / 1048576).toFixed(0)} MiB read`);
   assert.ok(many.dontdumpMappings > 0, 'the worker has MADV_DONTDUMP ("dd") mappings after an AssumeRole');
   assert.ok(many.counts['session secret key'].dontdump > 0, 'the session secret key is held in a dontdump page');
   assert.ok(many.counts['static secret key'].dontdump > 0, 'the static secret key is held in a dontdump page');

@@ -84,7 +84,7 @@ after(async () => {
   if (skipNoPg) return;
   try { await admin(gate, 'stall/release', {}); await admin(gate, 'faults/clear', {}); await admin(gate, 'down', { seconds: 0 }); } catch { /* reported */ }
   try { await setSystem('securitylake.max_backoff', null); } catch { /* reported */ }
-  if (figures.length) console.log(`# trust: shutdown: ${figures.join('; ')}`);
+  if (figures.length) console.log(`trust: shutdown: ${figures.join('; ')}`);
   duck?.close();
   await gate?.stop();
 });

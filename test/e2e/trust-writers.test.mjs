@@ -120,7 +120,7 @@ test('with a row of id 2^63-1 planted in a source\'s key, new rows still reach t
     const big = authEvents(12, { seed: 713 }).map((e) => ({ ...e, message: 'x'.repeat(100000) }));
     psql(`COPY securitylake.queue (source, event) FROM STDIN;\n${tsv(big.map((e) => ['wr_size', JSON.stringify(e)]))}\n\\.\n`, SAFE);
     const sizeSeconds = await waitUploaded('wr_size', 12, 30000);
-    console.log(`# trust: ids: with id 2^63-1 planted, the count threshold delivered in ${countSeconds ?? 'never (30 s)'} s, ` +
+    console.log(`trust: ids: with id 2^63-1 planted, the count threshold delivered in ${countSeconds ?? 'never (30 s)'} s, ` +
       `the size threshold in ${sizeSeconds ?? 'never (30 s)'} s, without flush()`);
     assert.ok(countSeconds !== null, 'batch_record_count still triggers a delivery');
     assert.ok(sizeSeconds !== null, 'batch_data_size still triggers a delivery');
