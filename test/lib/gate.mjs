@@ -3,7 +3,7 @@ export { startGate, startGateInProcess, DEFAULTS } from '../gate/gate.mjs';
 
 // Call the gate's admin API: admin(gate, 'faults', { count: 2, kinds: ['500'] }).
 // A kept-alive connection the gate closes just as fetch reuses it fails with "fetch failed"
-// (nothing reached the gate): tried again, twice at most.
+// (the calls set state: repeating one is harmless): tried again, twice at most.
 export async function admin(gate, path, body) {
   let res;
   for (let attempt = 0; ; attempt++) {
