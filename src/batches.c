@@ -17,6 +17,7 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "utils/backend_status.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/memutils.h"
@@ -29,6 +30,29 @@
 /* DateADT counts days from 2000-01-01, event_day from 1970-01-01. */
 #define UNIX_TO_PG_DAYS (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE)
 
+/*
+ * Parameters $1 = batch id, $2 = pid, $3 = backend start (this worker's
+ * lease), $4 = object key: "this very batch, held by this worker". The key
+ * tells the batch from another with the same id (the extension was dropped
+ * and created again meanwhile: ids restart, keys never repeat).
+ */
+#define HELD_BY_ME \
+	" WHERE id OPERATOR(pg_catalog.=) $1 AND held_by OPERATOR(pg_catalog.=) $2" \
+	"   AND held_since OPERATOR(pg_catalog.=) $3 AND object_key OPERATOR(pg_catalog.=) $4"
+#define LEASE_NARGS 4
+
+static void
+batch_lease_params(SlBatch *b, Oid *types, Datum *values)
+{
+	types[0] = INT8OID;
+	types[1] = INT4OID;
+	types[2] = TIMESTAMPTZOID;
+	types[3] = TEXTOID;
+	values[0] = Int64GetDatum(b->id);
+	sl_lease_params(&values[1], &values[2]);
+	values[3] = CStringGetTextDatum(b->object_key);
+}
+
 SlBatch *
 sl_batch_new(SlSource *source, const char *route_key, const char *region, const char *account_id,
 			 int32 event_day)
@@ -36,7 +60,9 @@ sl_batch_new(SlSource *source, const char *route_key, const char *region, const 
 	SlBatch    *b = palloc0(sizeof(SlBatch));
 
 	b->source = source;
-	b->route_key = pstrdup(route_key);
+	b->route_keys = palloc(sizeof(char *));
+	b->route_keys[0] = pstrdup(route_key);
+	b->nroute_keys = 1;
 	b->region = pstrdup(region);
 	b->account_id = pstrdup(account_id);
 	b->event_day = event_day;
@@ -63,7 +89,7 @@ static void
 insert_batch(SlBatch *b, bool held)
 {
 	MemoryContext cxt = GetMemoryChunkContext(b);
-	Oid			types[12] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, DATEOID, TEXTOID,
+	Oid			types[12] = {INT8OID, TEXTOID, TEXTARRAYOID, TEXTOID, TEXTOID, DATEOID, TEXTOID,
 	INT8ARRAYOID, INT8OID, INT4OID, TIMESTAMPTZOID, INT4ARRAYOID};
 	Datum		values[12];
 	char		nulls[12];
@@ -82,7 +108,7 @@ insert_batch(SlBatch *b, bool held)
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = Int64GetDatum(b->id);
 	values[1] = CStringGetTextDatum(b->source->name);
-	values[2] = CStringGetTextDatum(b->route_key);
+	values[2] = sl_batch_keys(b);
 	values[3] = CStringGetTextDatum(b->region);
 	values[4] = CStringGetTextDatum(b->account_id);
 	values[5] = DateADTGetDatum(b->event_day - UNIX_TO_PG_DAYS);
@@ -94,7 +120,7 @@ insert_batch(SlBatch *b, bool held)
 		nulls[9] = nulls[10] = 'n';
 	values[11] = sl_int4_array(b->sizes, b->nids);
 	sl_exec("INSERT INTO securitylake.batch"
-			"       (id, source, route_key, region, account_id, event_day, object_key, ids, raw_bytes,"
+			"       (id, source, route_keys, region, account_id, event_day, object_key, ids, raw_bytes,"
 			"        held_by, held_since, sizes)"
 			" OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
 			12, types, values, nulls, SPI_OK_INSERT);
@@ -104,6 +130,28 @@ void
 sl_batch_record(SlBatch *b)
 {
 	insert_batch(b, true);
+}
+
+static void
+keys_from_datum(SlBatch *b, Datum keys)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+
+	deconstruct_array(DatumGetArrayTypeP(keys), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	b->route_keys = palloc(sizeof(char *) * Max(n, 1));
+	b->nroute_keys = 0;
+	for (i = 0; i < n; i++)
+		if (!nulls[i])
+			b->route_keys[b->nroute_keys++] = TextDatumGetCString(elems[i]);
+}
+
+Datum
+sl_batch_keys(SlBatch *b)
+{
+	return sl_text_array(b->route_keys, b->nroute_keys);
 }
 
 static SlBatch *
@@ -119,24 +167,25 @@ pending_from_tuple(List *sources, HeapTuple tup, TupleDesc desc)
 		if (strcmp(((SlSource *) lfirst(lc))->name, name) == 0)
 			source = lfirst(lc);
 	Assert(source != NULL);		/* the query asked for these sources only */
-	b = sl_batch_new(source, sl_text_or_null(tup, desc, 3), sl_text_or_null(tup, desc, 4),
-					 sl_text_or_null(tup, desc, 5),
+	b = sl_batch_new(source, "", sl_text_or_null(tup, desc, 4), sl_text_or_null(tup, desc, 5),
 					 DatumGetDateADT(SPI_getbinval(tup, desc, 6, &isnull)) + UNIX_TO_PG_DAYS);
+	keys_from_datum(b, SPI_getbinval(tup, desc, 3, &isnull));
 	b->id = sl_int8_col(tup, desc, 1, 0);
 	b->object_key = sl_text_or_null(tup, desc, 7);
 	b->upload_id = sl_text_or_null(tup, desc, 8);
 	b->attempts = DatumGetInt32(SPI_getbinval(tup, desc, 9, &isnull));
 	b->failures = DatumGetInt32(SPI_getbinval(tup, desc, 10, &isnull));
 	b->raw_bytes = sl_int8_col(tup, desc, 11, 0);
+	b->maybe_uploaded = true;
 	return b;
 }
 
 List *
-sl_take_pending(List *sources, int max_batches)
+sl_take_pending(List *sources, int max_batches, bool ignore_backoff)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	Oid			types[4] = {INT4OID, TIMESTAMPTZOID, TEXTARRAYOID, INT4OID};
-	Datum		values[4];
+	Oid			types[5] = {INT4OID, TIMESTAMPTZOID, TEXTARRAYOID, INT4OID, BOOLOID};
+	Datum		values[5];
 	char	  **names;
 	List	   *batches = NIL;
 	ListCell   *lc;
@@ -151,16 +200,21 @@ sl_take_pending(List *sources, int max_batches)
 	sl_lease_params(&values[0], &values[1]);
 	values[2] = sl_text_array(names, n);
 	values[3] = Int32GetDatum(max_batches);
+	values[4] = BoolGetDatum(ignore_backoff);
 	sl_begin_step("securitylake: taking pending batches");
+	/* The source's backoff is read here, not from the cycle's start: another worker may have set it. */
 	sl_exec("WITH t AS (SELECT p.id FROM securitylake.batch p"
 			"            WHERE p.source OPERATOR(pg_catalog.=) ANY ($3)"
 			"              AND (p.held_by IS NULL OR NOT securitylake._worker_alive(p.held_by, p.held_since))"
-			"            ORDER BY p.id LIMIT $4 FOR UPDATE SKIP LOCKED)"
+			"              AND ($5 OR NOT EXISTS (SELECT 1 FROM securitylake.source_state st"
+			"                                      WHERE st.source OPERATOR(pg_catalog.=) p.source"
+			"                                        AND st.next_attempt_at OPERATOR(pg_catalog.>) pg_catalog.now()))"
+			"            ORDER BY p.id LIMIT $4 FOR UPDATE OF p SKIP LOCKED)"
 			"UPDATE securitylake.batch b SET held_by = $1, held_since = $2 FROM t"
 			" WHERE b.id OPERATOR(pg_catalog.=) t.id"
-			" RETURNING b.id, b.source, b.route_key, b.region, b.account_id, b.event_day, b.object_key,"
+			" RETURNING b.id, b.source, b.route_keys, b.region, b.account_id, b.event_day, b.object_key,"
 			"           b.upload_id, b.attempts, b.failures, b.raw_bytes",
-			4, types, values, NULL, SPI_OK_UPDATE_RETURNING);
+			5, types, values, NULL, SPI_OK_UPDATE_RETURNING);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
@@ -176,15 +230,16 @@ void
 sl_batch_load_ids(SlBatch *b)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	Oid			types[1] = {INT8OID};
-	Datum		values[1] = {Int64GetDatum(b->id)};
+	Oid			types[LEASE_NARGS];
+	Datum		values[LEASE_NARGS];
 	bool		isnull;
 	Datum		ids;
 	MemoryContext old;
 
+	batch_lease_params(b, types, values);
 	sl_begin_step("securitylake: reading a pending batch");
-	sl_exec("SELECT b.ids, b.sizes FROM securitylake.batch b WHERE b.id OPERATOR(pg_catalog.=) $1",
-			1, types, values, NULL, SPI_OK_SELECT);
+	sl_exec("SELECT ids, sizes FROM securitylake.batch" HELD_BY_ME,
+			LEASE_NARGS, types, values, NULL, SPI_OK_SELECT);
 	b->nids = 0;
 	if (SPI_processed == 1)
 	{
@@ -204,47 +259,47 @@ sl_batch_load_ids(SlBatch *b)
 	sl_end_step();
 }
 
-/* Parameters $1 = batch id, $2 = pid, $3 = backend start (this worker's lease). */
-static void
-batch_lease_params(SlBatch *b, Oid *types, Datum *values)
-{
-	types[0] = INT8OID;
-	types[1] = INT4OID;
-	types[2] = TIMESTAMPTZOID;
-	values[0] = Int64GetDatum(b->id);
-	sl_lease_params(&values[1], &values[2]);
-}
 
 void
 sl_batch_release(SlBatch *b)
 {
-	Oid			types[3];
-	Datum		values[3];
+	Oid			types[LEASE_NARGS];
+	Datum		values[LEASE_NARGS];
 
 	batch_lease_params(b, types, values);
 	sl_begin_step("securitylake: giving a batch back");
+	sl_exec("UPDATE securitylake.batch SET held_by = NULL, held_since = NULL" HELD_BY_ME,
+			LEASE_NARGS, types, values, NULL, SPI_OK_UPDATE);
+	sl_end_step();
+}
+
+void
+sl_release_my_leases(void)
+{
+	Oid			types[2] = {INT4OID, TIMESTAMPTZOID};
+	Datum		values[2];
+
+	sl_lease_params(&values[0], &values[1]);
+	sl_begin_step("securitylake: giving batches back");
 	sl_exec("UPDATE securitylake.batch SET held_by = NULL, held_since = NULL"
-			" WHERE id OPERATOR(pg_catalog.=) $1 AND held_by OPERATOR(pg_catalog.=) $2"
-			"   AND held_since OPERATOR(pg_catalog.=) $3",
-			3, types, values, NULL, SPI_OK_UPDATE);
+			" WHERE held_by OPERATOR(pg_catalog.=) $1 AND held_since OPERATOR(pg_catalog.=) $2",
+			2, types, values, NULL, SPI_OK_UPDATE);
 	sl_end_step();
 }
 
 void
 sl_batch_upload_failed(SlBatch *b, const char *error)
 {
-	Oid			types[4];
-	Datum		values[4];
+	Oid			types[LEASE_NARGS + 1];
+	Datum		values[LEASE_NARGS + 1];
 
 	batch_lease_params(b, types, values);
-	types[3] = TEXTOID;
-	values[3] = CStringGetTextDatum(error);
+	types[LEASE_NARGS] = TEXTOID;
+	values[LEASE_NARGS] = CStringGetTextDatum(error);
 	sl_begin_step("securitylake: counting an upload attempt");
-	sl_exec("UPDATE securitylake.batch SET attempts = attempts OPERATOR(pg_catalog.+) 1, last_error = $4,"
-			"       held_by = NULL, held_since = NULL"
-			" WHERE id OPERATOR(pg_catalog.=) $1 AND held_by OPERATOR(pg_catalog.=) $2"
-			"   AND held_since OPERATOR(pg_catalog.=) $3",
-			4, types, values, NULL, SPI_OK_UPDATE);
+	sl_exec("UPDATE securitylake.batch SET attempts = attempts OPERATOR(pg_catalog.+) 1, last_error = $5,"
+			"       held_by = NULL, held_since = NULL" HELD_BY_ME,
+			LEASE_NARGS + 1, types, values, NULL, SPI_OK_UPDATE);
 	sl_end_step();
 	b->attempts++;
 }
@@ -252,18 +307,16 @@ sl_batch_upload_failed(SlBatch *b, const char *error)
 void
 sl_batch_save_upload_id(SlBatch *b, const char *upload_id)
 {
-	Oid			types[4];
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', upload_id ? ' ' : 'n'};
+	Oid			types[LEASE_NARGS + 1];
+	Datum		values[LEASE_NARGS + 1];
+	char		nulls[LEASE_NARGS + 1] = {' ', ' ', ' ', ' ', upload_id ? ' ' : 'n'};
 
 	batch_lease_params(b, types, values);
-	types[3] = TEXTOID;
-	values[3] = upload_id ? CStringGetTextDatum(upload_id) : (Datum) 0;
+	types[LEASE_NARGS] = TEXTOID;
+	values[LEASE_NARGS] = upload_id ? CStringGetTextDatum(upload_id) : (Datum) 0;
 	sl_begin_step("securitylake: recording a multipart upload");
-	sl_exec("UPDATE securitylake.batch SET upload_id = $4"
-			" WHERE id OPERATOR(pg_catalog.=) $1 AND held_by OPERATOR(pg_catalog.=) $2"
-			"   AND held_since OPERATOR(pg_catalog.=) $3",
-			4, types, values, nulls, SPI_OK_UPDATE);
+	sl_exec("UPDATE securitylake.batch SET upload_id = $5" HELD_BY_ME,
+			LEASE_NARGS + 1, types, values, nulls, SPI_OK_UPDATE);
 	if (SPI_processed != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -273,15 +326,26 @@ sl_batch_save_upload_id(SlBatch *b, const char *upload_id)
 }
 
 bool
-sl_batch_delete_held(SlBatch *b)
+sl_batch_still_held(SlBatch *b)
 {
-	Oid			types[3];
-	Datum		values[3];
+	Oid			types[LEASE_NARGS];
+	Datum		values[LEASE_NARGS];
 
 	batch_lease_params(b, types, values);
-	sl_exec("DELETE FROM securitylake.batch WHERE id OPERATOR(pg_catalog.=) $1"
-			"   AND held_by OPERATOR(pg_catalog.=) $2 AND held_since OPERATOR(pg_catalog.=) $3",
-			3, types, values, NULL, SPI_OK_DELETE);
+	sl_exec("SELECT 1 FROM securitylake.batch" HELD_BY_ME,
+			LEASE_NARGS, types, values, NULL, SPI_OK_SELECT);
+	return SPI_processed == 1;
+}
+
+bool
+sl_batch_delete_held(SlBatch *b)
+{
+	Oid			types[LEASE_NARGS];
+	Datum		values[LEASE_NARGS];
+
+	batch_lease_params(b, types, values);
+	sl_exec("DELETE FROM securitylake.batch" HELD_BY_ME,
+			LEASE_NARGS, types, values, NULL, SPI_OK_DELETE);
 	return SPI_processed == 1;
 }
 
@@ -294,10 +358,12 @@ split_batch(SlBatch *b)
 
 	for (part = 0; part < 2; part++)
 	{
-		SlBatch    *h = sl_batch_new(b->source, b->route_key, b->region, b->account_id, b->event_day);
+		SlBatch    *h = sl_batch_new(b->source, "", b->region, b->account_id, b->event_day);
 
 		int			i;
 
+		h->route_keys = b->route_keys;
+		h->nroute_keys = b->nroute_keys;
 		h->ids = part == 0 ? b->ids : b->ids + half;
 		h->sizes = part == 0 ? b->sizes : b->sizes + half;
 		h->nids = part == 0 ? half : b->nids - half;
@@ -308,9 +374,9 @@ split_batch(SlBatch *b)
 }
 
 void
-sl_dead_letter(const char *source, const char *route_key, const int64 *ids, char **reasons, int n)
+sl_dead_letter(const char *source, char **route_keys, int nkeys, const int64 *ids, char **reasons, int n)
 {
-	Oid			types[4] = {TEXTOID, INT8ARRAYOID, TEXTARRAYOID, TEXTOID};
+	Oid			types[4] = {TEXTOID, INT8ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
 	Datum		values[4];
 
 	if (n == 0)
@@ -318,10 +384,10 @@ sl_dead_letter(const char *source, const char *route_key, const int64 *ids, char
 	values[0] = CStringGetTextDatum(source);
 	values[1] = sl_int8_array(ids, n);
 	values[2] = sl_text_array(reasons, n);
-	values[3] = CStringGetTextDatum(route_key);
+	values[3] = sl_text_array(route_keys, nkeys);
 	sl_exec("WITH r AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS r(id, reason)),"
 			"     moved AS (DELETE FROM securitylake.queue q USING r"
-			"                WHERE q.route_key OPERATOR(pg_catalog.=) $4 AND q.id OPERATOR(pg_catalog.=) r.id"
+			"                WHERE q.route_key OPERATOR(pg_catalog.=) ANY ($4) AND q.id OPERATOR(pg_catalog.=) r.id"
 			"            RETURNING q.event, q.region, q.account_id, q.enqueued_at, r.reason)"
 			"INSERT INTO securitylake.dead_letter (source, event, region, account_id, reason, enqueued_at)"
 			"SELECT $1, m.event, m.region, m.account_id, m.reason, m.enqueued_at FROM moved m",
@@ -331,16 +397,18 @@ sl_dead_letter(const char *source, const char *route_key, const int64 *ids, char
 void
 sl_batch_flush_rejects(SlBatch *b)
 {
-	sl_dead_letter(b->source->name, b->route_key, b->reject_ids, b->reject_reasons, b->nrejects);
+	sl_dead_letter(b->source->name, b->route_keys, b->nroute_keys, b->reject_ids, b->reject_reasons, b->nrejects);
 	b->nrejects = 0;
 }
 
 void
 sl_batch_record_remainder(SlBatch *b)
 {
-	SlBatch    *r = sl_batch_new(b->source, b->route_key, b->region, b->account_id, b->event_day);
+	SlBatch    *r = sl_batch_new(b->source, "", b->region, b->account_id, b->event_day);
 	int			i;
 
+	r->route_keys = b->route_keys;
+	r->nroute_keys = b->nroute_keys;
 	r->ids = b->ids + b->ndelivered;
 	r->sizes = b->sizes + b->ndelivered;
 	r->nids = b->nids - b->ndelivered;
@@ -358,14 +426,14 @@ dead_letter_rows(SlBatch *b, const char *reason)
 
 	for (i = 0; i < b->nids; i++)
 		reasons[i] = (char *) reason;
-	sl_dead_letter(b->source->name, b->route_key, b->ids, reasons, b->nids);
+	sl_dead_letter(b->source->name, b->route_keys, b->nroute_keys, b->ids, reasons, b->nids);
 }
 
 const char *
 sl_batch_encode_failed(SlBatch *b, const char *error)
 {
-	Oid			types[4];
-	Datum		values[4];
+	Oid			types[LEASE_NARGS + 1];
+	Datum		values[LEASE_NARGS + 1];
 	const char *what;
 
 	sl_begin_step("securitylake: isolating a failing batch");
@@ -385,13 +453,11 @@ sl_batch_encode_failed(SlBatch *b, const char *error)
 	{
 		what = "it is tried once more";
 		batch_lease_params(b, types, values);
-		types[3] = TEXTOID;
-		values[3] = CStringGetTextDatum(error);
-		sl_exec("UPDATE securitylake.batch SET failures = failures OPERATOR(pg_catalog.+) 1, last_error = $4,"
-				"       held_by = NULL, held_since = NULL"
-				" WHERE id OPERATOR(pg_catalog.=) $1 AND held_by OPERATOR(pg_catalog.=) $2"
-				"   AND held_since OPERATOR(pg_catalog.=) $3",
-				4, types, values, NULL, SPI_OK_UPDATE);
+		types[LEASE_NARGS] = TEXTOID;
+		values[LEASE_NARGS] = CStringGetTextDatum(error);
+		sl_exec("UPDATE securitylake.batch SET failures = failures OPERATOR(pg_catalog.+) 1, last_error = $5,"
+				"       held_by = NULL, held_since = NULL" HELD_BY_ME,
+				LEASE_NARGS + 1, types, values, NULL, SPI_OK_UPDATE);
 	}
 	sl_end_step();
 	b->failures++;

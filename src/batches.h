@@ -27,7 +27,8 @@ typedef struct SlBatch
 {
 	int64		id;
 	SlSource   *source;
-	char	   *route_key;
+	char	  **route_keys;		/* the queue rows' routing keys (one, but for batches of 0.1.0) */
+	int			nroute_keys;
 	char	   *region;
 	char	   *account_id;
 	int32		event_day;		/* days since 1970-01-01 (UTC) */
@@ -38,6 +39,7 @@ typedef struct SlBatch
 	int			nids;
 	int64		raw_bytes;
 	int			attempts;		/* failed upload attempts */
+	bool		maybe_uploaded; /* a pending batch: an earlier attempt may have written its key */
 	int			failures;		/* failures of another kind */
 
 	/* Events the delivery refused, waiting to be dead-lettered */
@@ -58,14 +60,25 @@ extern SlBatch *sl_batch_new(SlSource *source, const char *route_key, const char
 /* Record a claimed batch, held by this worker (within the claim's step). */
 extern void sl_batch_record(SlBatch *b);
 
-/* Lease the pending batches of these sources that no live worker holds (own step). */
-extern List *sl_take_pending(List *sources, int max_batches);
+/*
+ * Lease up to max_batches pending batches of these sources that no live
+ * worker holds and whose source is not backing off (unless ignore_backoff:
+ * flush) (own step).
+ */
+extern List *sl_take_pending(List *sources, int max_batches, bool ignore_backoff);
 
 /* Read a pending batch's ids (own step). */
 extern void sl_batch_load_ids(SlBatch *b);
 
 /* Give the batch back: another attempt takes it later (own step). */
 extern void sl_batch_release(SlBatch *b);
+
+/*
+ * Give back every batch this worker holds (own step): after an ERROR the
+ * worker caught, whatever step it hit, so no batch stays held by a live
+ * worker that no longer works on it.
+ */
+extern void sl_release_my_leases(void);
 
 /* An upload attempt failed (S3, STS, network): counted, given back (own step). */
 extern void sl_batch_upload_failed(SlBatch *b, const char *error);
@@ -79,13 +92,22 @@ extern void sl_batch_upload_failed(SlBatch *b, const char *error);
 extern const char *sl_batch_encode_failed(SlBatch *b, const char *error);
 
 /* Move queued rows of a routing key to dead_letter, each with its reason (within a step). */
-extern void sl_dead_letter(const char *source, const char *route_key, const int64 *ids, char **reasons, int n);
+extern void sl_dead_letter(const char *source, char **route_keys, int nkeys, const int64 *ids, char **reasons, int n);
+
+/* The batch's routing keys as a text[] (for "q.route_key = ANY ($n)"). */
+extern Datum sl_batch_keys(SlBatch *b);
 
 /* Dead-letter the events the delivery refused so far (within a step). */
 extern void sl_batch_flush_rejects(SlBatch *b);
 
 /* Record ids[ndelivered ..) as a new batch, not held: the object filled up first (within a step). */
 extern void sl_batch_record_remainder(SlBatch *b);
+
+/*
+ * Does this worker still hold this very batch (within a step)? Not when the
+ * source was dropped, or the extension dropped and created again, meanwhile.
+ */
+extern bool sl_batch_still_held(SlBatch *b);
 
 /* Remove the batch if this worker holds it; false when it does not (within a step). */
 extern bool sl_batch_delete_held(SlBatch *b);

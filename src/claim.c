@@ -36,8 +36,6 @@
 #define CLAIM_FETCH_ROWS 1000
 /* Rejected rows are dead-lettered in groups of this many, to bound memory. */
 #define REJECT_FLUSH 10000
-/* The default cap on one event's raw JSON. */
-#define SL_DEFAULT_MAX_EVENT_SIZE (16 * 1024 * 1024)
 
 typedef struct ClaimEntry
 {
@@ -66,7 +64,6 @@ typedef struct Claim
 	int64		raw;			/* raw bytes of the good ones */
 	int64		max_rows;
 	int64		max_raw;
-	int64		max_event;		/* max_event_size */
 	int64		last_seen;		/* highest id looked at */
 	/* rejected rows waiting to be dead-lettered */
 	int64	   *reject_ids;
@@ -96,7 +93,9 @@ source_busy(SlSource *source)
 static void
 flush_rejects(Claim *c)
 {
-	sl_dead_letter(c->source->name, c->route_key, c->reject_ids, c->reject_reasons, c->nrejects);
+	char	   *key = (char *) c->route_key;
+
+	sl_dead_letter(c->source->name, &key, 1, c->reject_ids, c->reject_reasons, c->nrejects);
 	c->nrejects = 0;
 }
 
@@ -177,19 +176,15 @@ claim_row(Claim *c, HeapTuple tup, TupleDesc desc, MemoryContext row_cxt)
 	int64		id = sl_int8_col(tup, desc, 1, 0);
 	bool		isnull;
 	Datum		event = SPI_getbinval(tup, desc, 2, &isnull);
-	Size		raw = toast_raw_datum_size(event);
+	Size		raw = sl_event_datum_size(event);
 	SlPartition p;
 	char	   *reason = NULL;
 	ClaimPartition *part = NULL;
 	bool		ok;
 
-	/* The size first: a hostile event is refused before it is decompressed. */
-	if ((int64) raw > c->max_event)
-	{
+	/* The size first (from the header): a hostile event is refused before it is decompressed. */
+	if ((reason = sl_event_size_reason(c->source, raw)) != NULL)
 		ok = false;
-		reason = psprintf("event too large (%zu bytes of JSON; max_event_size is " INT64_FORMAT ")",
-						  raw, c->max_event);
-	}
 	else
 		ok = sl_classify_event(c->source, DatumGetJsonbP(event), sl_text_or_null(tup, desc, 3),
 							   sl_text_or_null(tup, desc, 4), &p, &reason);
@@ -264,13 +259,19 @@ read_rows(Claim *c, int64 from_id)
 	sl_exec("SET LOCAL enable_bitmapscan = off", 0, NULL, NULL, NULL, SPI_OK_UTILITY);
 	values[0] = CStringGetTextDatum(c->route_key);
 	values[1] = Int64GetDatum(from_id);
+	/*
+	 * Not read-only: the cursor takes a snapshot of its own, after the
+	 * source's lock was taken and its batches were checked. The step's
+	 * snapshot is older: a batch another worker delivered and committed in
+	 * between would still show its rows, and they would go out twice.
+	 */
 	portal = SPI_cursor_open_with_args(NULL,
 									   "SELECT q.id, q.event, q.region, q.account_id"
 									   "  FROM securitylake.queue q"
 									   " WHERE q.route_key OPERATOR(pg_catalog.=) $1"
 									   "   AND q.id OPERATOR(pg_catalog.>=) $2"
 									   " ORDER BY q.id",
-									   2, types, values, NULL, true, CURSOR_OPT_NO_SCROLL);
+									   2, types, values, NULL, false, CURSOR_OPT_NO_SCROLL);
 	while (!stopped)
 	{
 		uint64		i;
@@ -312,7 +313,6 @@ sl_claim(SlSource *source, int key, int64 from_id, List **batches, int64 *last_i
 	c.cxt = CurrentMemoryContext;
 	c.max_rows = max_rows_per_claim(source);
 	c.max_raw = Min(source->batch_data_size, sl_raw_bytes_per_object(source));
-	c.max_event = sl_option_int64(source, "max_event_size", SL_DEFAULT_MAX_EVENT_SIZE);
 	*batches = NIL;
 	*last_id = 0;
 

@@ -42,7 +42,7 @@ compare_int64(const void *a, const void *b)
 static void
 delete_delivered_rows(SlBatch *b)
 {
-	Oid			types[4] = {TEXTOID, INT8OID, INT8OID, INT8ARRAYOID};
+	Oid			types[4] = {TEXTARRAYOID, INT8OID, INT8OID, INT8ARRAYOID};
 	Datum		values[4];
 	int64	   *ids;
 
@@ -51,12 +51,12 @@ delete_delivered_rows(SlBatch *b)
 	ids = palloc(sizeof(int64) * b->ndelivered);
 	memcpy(ids, b->ids, sizeof(int64) * b->ndelivered);
 	qsort(ids, b->ndelivered, sizeof(int64), compare_int64);
-	values[0] = CStringGetTextDatum(b->route_key);
+	values[0] = sl_batch_keys(b);
 	values[1] = Int64GetDatum(ids[0]);
 	values[2] = Int64GetDatum(ids[b->ndelivered - 1]);
 	values[3] = sl_int8_array(ids, b->ndelivered);
 	sl_exec("DELETE FROM securitylake.queue q"
-			" WHERE q.route_key OPERATOR(pg_catalog.=) $1"
+			" WHERE q.route_key OPERATOR(pg_catalog.=) ANY ($1)"
 			"   AND q.id OPERATOR(pg_catalog.>=) $2 AND q.id OPERATOR(pg_catalog.<=) $3"
 			"   AND q.id OPERATOR(pg_catalog.=) ANY ($4)",
 			4, types, values, NULL, SPI_OK_DELETE);

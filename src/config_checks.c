@@ -30,6 +30,9 @@ sl_endpoint_refused(const char *url)
 
 	if (aws_endpoint_check(url, sl_allowed_endpoints ? sl_allowed_endpoints : "", why, sizeof(why)) == 0)
 		return NULL;
+	/* A sentence, as a DETAIL is. */
+	if (why[0] >= 'a' && why[0] <= 'z')
+		why[0] = why[0] - 'a' + 'A';
 	return pstrdup(why);
 }
 

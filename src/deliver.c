@@ -167,6 +167,32 @@ finish_object(ObjectStream *s)
  * Pages of events
  * ---------------------------------------------------------------- */
 
+/* Set when the batch turned out not to be ours any more: the delivery just stops. */
+static bool gone = false;
+
+static void
+batch_gone(SlBatch *b)
+{
+	gone = true;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("securitylake: batch " INT64_FORMAT " is no longer this worker's", b->id),
+			 errdetail("Its source was dropped, or the extension dropped and created again, meanwhile.")));
+}
+
+/* Before the object is completed: is the batch still ours? (own step) */
+static void
+check_still_held(SlBatch *b)
+{
+	bool		held;
+
+	sl_begin_step("securitylake: checking a batch");
+	held = sl_batch_still_held(b);
+	sl_end_step();
+	if (!held)
+		batch_gone(b);
+}
+
 typedef struct PageSlot
 {
 	int64		id;
@@ -205,7 +231,7 @@ read_page(SlBatch *b, int from, int to, Jsonb **events, MemoryContext cxt)
 	int			n = to - from;
 	PageSlot   *slots = palloc(sizeof(PageSlot) * n);
 	int64	   *ids = palloc(sizeof(int64) * n);
-	Oid			types[2] = {TEXTOID, INT8ARRAYOID};
+	Oid			types[2] = {TEXTARRAYOID, INT8ARRAYOID};
 	Datum		values[2];
 	int			i;
 	uint64		r;
@@ -219,12 +245,14 @@ read_page(SlBatch *b, int from, int to, Jsonb **events, MemoryContext cxt)
 	qsort(slots, n, sizeof(PageSlot), compare_slots);
 	for (i = 0; i < n; i++)
 		ids[i] = slots[i].id;
-	values[0] = CStringGetTextDatum(b->route_key);
+	values[0] = sl_batch_keys(b);
 	values[1] = sl_int8_array(ids, n);
 	sl_begin_step("securitylake: reading events");
+	if (!sl_batch_still_held(b))
+		batch_gone(b);
 	sl_batch_flush_rejects(b);
 	sl_exec("SELECT q.id, q.event FROM securitylake.queue q"
-			" WHERE q.route_key OPERATOR(pg_catalog.=) $1 AND q.id OPERATOR(pg_catalog.=) ANY ($2)",
+			" WHERE q.route_key OPERATOR(pg_catalog.=) ANY ($1) AND q.id OPERATOR(pg_catalog.=) ANY ($2)",
 			2, types, values, NULL, SPI_OK_SELECT);
 	for (r = 0; r < SPI_processed; r++)
 	{
@@ -358,14 +386,20 @@ deliver(SlBatch *b, ObjectStream *s, SlEncoder **encp, char **error)
 				(errcode(ERRCODE_IO_ERROR),
 				 errmsg("securitylake: could not write the object: %s", s->error)));
 	b->bytes = s->written;
-	if (b->rows == 0)
+	if (b->rows == 0 && !b->maybe_uploaded)
 	{
 		/* Every event was refused: no object, and no upload left open. */
 		if (b->upload_id && !sl_s3_multipart_abort(b->source, b->object_key, b->upload_id, error))
 			return SL_UPLOAD_FAILED;
 		return SL_DELIVERED;
 	}
+	/*
+	 * A pending batch's key may hold what an earlier attempt wrote (it
+	 * crashed before its commit): the object is written again even with no
+	 * record left, so the events now refused are not in the lake as well.
+	 */
 	pgstat_report_activity(STATE_RUNNING, "securitylake: uploading a batch");
+	check_still_held(b);
 	if (!finish_object(s))
 	{
 		*error = s->error;
@@ -410,6 +444,7 @@ sl_deliver_batch(SlBatch *b, char **error)
 	memset(&s, 0, sizeof(s));
 	s.batch = b;
 	s.cxt = work;
+	gone = false;
 	s.part_size = sl_s3_part_size();
 	*error = NULL;
 	MemoryContextSwitchTo(work);
@@ -428,10 +463,21 @@ sl_deliver_batch(SlBatch *b, char **error)
 			AbortCurrentTransaction();
 		if (enc != NULL)
 			sl_encoder_abandon(enc);
-		if (s.error && s.transport)
+		if (gone)
+		{
+			*error = edata->message;
+			result = SL_BATCH_GONE;
+		}
+		else if (s.error && s.transport)
 		{
 			*error = pstrdup(s.error);
 			result = SL_UPLOAD_FAILED;
+		}
+		else if (s.error)
+		{
+			/* The sink failed (recording the UploadId, memory): the writer broke, not the events. */
+			*error = pstrdup(s.error);
+			result = SL_SOURCE_FAILED;
 		}
 		else if (edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN || edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 		{
@@ -447,11 +493,11 @@ sl_deliver_batch(SlBatch *b, char **error)
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
 	/* An upload cut short by a shutdown request is no failure of the source. */
-	if (result != SL_DELIVERED && sl_stop_requested())
+	if (result != SL_DELIVERED && result != SL_BATCH_GONE && sl_stop_requested())
 		result = SL_INTERRUPTED;
 	if (*error)
 		*error = pstrdup(*error);
-	if (result != SL_DELIVERED && b->upload_id != NULL)
+	if (result != SL_DELIVERED && result != SL_BATCH_GONE && b->upload_id != NULL)
 	{
 		char	   *ignored;
 
@@ -460,4 +506,33 @@ sl_deliver_batch(SlBatch *b, char **error)
 	}
 	MemoryContextDelete(work);
 	return result;
+}
+
+/*
+ * Write an object with no record to the batch's key: before a batch that an
+ * earlier attempt may have written is split (its halves get keys of their
+ * own) or its last event dead-lettered, what that attempt left at the key
+ * must go. False with *error when the upload failed.
+ */
+bool
+sl_deliver_empty_object(SlBatch *b, char **error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	MemoryContext work = AllocSetContextCreate(cxt, "securitylake empty object", ALLOCSET_SMALL_SIZES);
+	pq_buffer	buf;
+	SlEncoder  *enc;
+	int64		rows;
+	bool		ok;
+
+	MemoryContextSwitchTo(work);
+	pq_buffer_init(&buf, NULL);
+	enc = sl_encoder_begin(b->source, pq_buffer_sink(&buf));
+	sl_encoder_finish(enc, &rows);
+	ok = sl_s3_put(b->source, b->object_key, buf.data, buf.len, error);
+	pq_buffer_free(&buf);
+	MemoryContextSwitchTo(cxt);
+	if (!ok)
+		*error = pstrdup(*error);
+	MemoryContextDelete(work);
+	return ok;
 }

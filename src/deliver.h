@@ -20,7 +20,8 @@ typedef enum SlDeliverResult
 	SL_ENCODE_FAILED,			/* an ERROR while encoding the events: isolate the ones that cause it */
 	SL_SOURCE_FAILED,			/* an ERROR that is neither (the source's schema, the server's
 								 * resources): retry with backoff, never blame the events */
-	SL_INTERRUPTED				/* the worker is asked to stop */
+	SL_INTERRUPTED,				/* the worker is asked to stop */
+	SL_BATCH_GONE				/* not this worker's any more (source dropped, extension re-created) */
 } SlDeliverResult;
 
 /*
@@ -33,5 +34,8 @@ typedef enum SlDeliverResult
  * *error says why otherwise.
  */
 extern SlDeliverResult sl_deliver_batch(SlBatch *b, char **error);
+
+/* Overwrite the batch's key with an object of no record (see deliver.c). */
+extern bool sl_deliver_empty_object(SlBatch *b, char **error);
 
 #endif							/* SECURITYLAKE_DELIVER_H */

@@ -14,7 +14,9 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "common/int.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
@@ -212,28 +214,57 @@ sl_event_string_at(Jsonb *event, const char *const *path, int depth)
 	return pnstrdup(v.val.string.val, v.val.string.len);
 }
 
-/* AWS region names: us-east-1, eu-central-2, us-gov-west-1, cn-north-1, ... */
+/*
+ * An AWS-shaped region name: <two letters>[-gov|-iso<letter>?]-<direction>-<number>,
+ * the direction one of AWS's (central, north, south, east, west and their
+ * combinations): us-east-1, eu-central-2, ap-southeast-4, us-gov-west-1,
+ * cn-northwest-1, us-isob-east-1. Azure's westeurope, GCP's us-central1 or
+ * europe-west4 and Oracle's us-ashburn-1 are not.
+ */
 bool
 sl_valid_region(const char *region)
 {
-	size_t		len = strlen(region);
-	size_t		i;
+	static const char *const directions[] = {
+		"central", "north", "south", "east", "west",
+		"northeast", "northwest", "southeast", "southwest", NULL
+	};
+	const char *p = region;
+	const char *dash;
+	size_t		len;
+	int			i;
+	bool		known = false;
 
-	if (len < 6 || len > 32 || !isdigit((unsigned char) region[len - 1]))
+	if (strlen(region) > 32 || !islower((unsigned char) p[0]) || !islower((unsigned char) p[1]) || p[2] != '-')
 		return false;
-	for (i = 0; i < len; i++)
-	{
-		char		c = region[i];
+	p += 3;
+	/* optional partition: gov, iso, isob, isoe, isof */
+	if (strncmp(p, "gov-", 4) == 0)
+		p += 4;
+	else if (strncmp(p, "iso", 3) == 0 && (p[3] == '-' || (islower((unsigned char) p[3]) && p[4] == '-')))
+		p += p[3] == '-' ? 4 : 5;
+	dash = strchr(p, '-');
+	if (dash == NULL)
+		return false;
+	len = dash - p;
+	for (i = 0; directions[i] && !known; i++)
+		known = strlen(directions[i]) == len && strncmp(p, directions[i], len) == 0;
+	if (!known)
+		return false;
+	p = dash + 1;
+	len = strlen(p);
+	return (len == 1 || len == 2) && strspn(p, "0123456789") == len && p[0] != '0';
+}
 
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-			return false;
-	}
-	return region[0] != '-' && strstr(region, "--") == NULL;
+/* A 12-digit AWS account id. */
+static bool
+aws_account(const char *account)
+{
+	return strlen(account) == 12 && strspn(account, "0123456789") == 12;
 }
 
 /*
  * A 12-digit AWS account, or for events from outside AWS `external` or
- * `external_<id>` (AWS's custom-source guide), <id> of [A-Za-z0-9-].
+ * `external_<id>` (AWS's custom-source guide), <id> 1-64 of [A-Za-z0-9-].
  */
 bool
 sl_valid_account(const char *account)
@@ -241,11 +272,11 @@ sl_valid_account(const char *account)
 	size_t		len = strlen(account);
 	size_t		i;
 
-	if (len == 12 && strspn(account, "0123456789") == 12)
+	if (aws_account(account))
 		return true;
 	if (strcmp(account, "external") == 0)
 		return true;
-	if (strncmp(account, "external_", 9) != 0 || len == 9 || len > 9 + 64)
+	if (strncmp(account, "external_", 9) != 0 || len == 9 || len > 9 + SL_EXTERNAL_ID_MAX)
 		return false;
 	for (i = 9; i < len; i++)
 	{
@@ -257,14 +288,79 @@ sl_valid_account(const char *account)
 	return true;
 }
 
+/*
+ * The accountId of data from outside AWS: external_<id>, id sanitised to
+ * Security Lake's characters — every run of other bytes becomes one "-",
+ * leading and trailing "-" are dropped, at most SL_EXTERNAL_ID_MAX kept —
+ * or `external` when nothing is left (or no id was given). An id already
+ * written external_<id> is sanitised the same way, not prefixed twice.
+ */
+char *
+sl_external_account(const char *id)
+{
+	StringInfoData buf;
+	const char *p;
+	bool		dash = false;
+
+	if (id == NULL)
+		return pstrdup("external");
+	if (strncmp(id, "external_", 9) == 0)
+		id += 9;
+	else if (strcmp(id, "external") == 0)
+		return pstrdup("external");
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "external_");
+	for (p = id; *p && buf.len < 9 + SL_EXTERNAL_ID_MAX; p++)
+	{
+		unsigned char c = (unsigned char) *p;
+
+		if (c < 0x80 && (isalnum(c) || c == '-'))
+		{
+			if (c == '-' && buf.len == 9)
+				continue;
+			appendStringInfoChar(&buf, (char) c);
+			dash = c == '-';
+		}
+		else if (buf.len > 9 && !dash)
+		{
+			appendStringInfoChar(&buf, '-');
+			dash = true;
+		}
+	}
+	while (buf.len > 9 && buf.data[buf.len - 1] == '-')
+		buf.data[--buf.len] = '\0';
+	if (buf.len == 9)
+		return pstrdup("external");
+	return buf.data;
+}
+
+/* True for cloud.provider naming AWS (any case): "AWS", "Amazon Web Services", "amazon". */
+static bool
+provider_is_aws(const char *provider)
+{
+	return pg_strcasecmp(provider, "aws") == 0 ||
+		pg_strcasecmp(provider, "amazon") == 0 ||
+		pg_strcasecmp(provider, "amazon web services") == 0;
+}
+
 static const char *const cloud_region_path[] = {"cloud", "region"};
 static const char *const cloud_account_path[] = {"cloud", "account", "uid"};
+static const char *const cloud_provider_path[] = {"cloud", "provider"};
 
 /*
- * Work out an event's time and partition: region = the queue row's ?? the
- * event's cloud.region ?? the source's; account likewise with
- * cloud.account.uid; eventDay = the UTC day of time. False with *reason when
- * the event breaks a rule (it is then dead-lettered with that reason).
+ * Work out an event's time and partition. False with *reason when the event
+ * breaks a rule (it is then dead-lettered with that reason).
+ *
+ *   eventDay = the UTC day of time;
+ *   region   = the queue row's ?? the event's cloud.region ?? the source's;
+ *   account  = the queue row's ?? the event's cloud.account.uid ?? the source's.
+ *
+ * Data from outside AWS is never dead-lettered for where it comes from: an
+ * event whose cloud.provider is given and is not AWS, or whose region or
+ * account (as chosen above, before the source's defaults) is not AWS-shaped
+ * (sl_valid_region; 12 digits, `external` or `external_<id>`), goes to
+ * accountId=external_<its account, sanitised> (`external` without one) in the
+ * source's region, as AWS's custom-source guide asks.
  */
 bool
 sl_classify_event(SlSource *source, Jsonb *event, const char *row_region, const char *row_account,
@@ -272,29 +368,52 @@ sl_classify_event(SlSource *source, Jsonb *event, const char *row_region, const 
 {
 	const char *region;
 	const char *account;
+	const char *provider;
+	bool		external;
 
 	if (!sl_event_time_ms(event, &out->time_ms, reason) ||
 		!sl_event_class_matches(event, source->class_uid, reason))
 		return false;
 	region = row_region ? row_region : sl_event_string_at(event, cloud_region_path, 2);
-	if (region == NULL)
-		region = source->region;
 	account = row_account ? row_account : sl_event_string_at(event, cloud_account_path, 3);
-	if (account == NULL)
-		account = source->account_id;
-	if (!sl_valid_region(region))
+	provider = sl_event_string_at(event, cloud_provider_path, 2);
+	external = (provider != NULL && !provider_is_aws(provider)) ||
+		(region != NULL && !sl_valid_region(region)) ||
+		(account != NULL && !sl_valid_account(account));
+	if (external)
 	{
-		*reason = psprintf("region \"%s\" is not an AWS region name", region);
-		return false;
+		out->region = pstrdup(source->region);
+		out->account_id = sl_external_account(account);
 	}
-	if (!sl_valid_account(account))
+	else
 	{
-		*reason = psprintf("account \"%s\" is not a 12-digit AWS account id, \"external\" or \"external_<id>\"", account);
-		return false;
+		out->region = pstrdup(region ? region : source->region);
+		out->account_id = pstrdup(account ? account : source->account_id);
 	}
-	out->region = pstrdup(region);
-	out->account_id = pstrdup(account);
 	/* time is positive (sl_event_time_ms bounds it), so division floors. */
 	out->event_day = (int32) (out->time_ms / (INT64CONST(1000) * SECS_PER_DAY));
 	return true;
+}
+
+/*
+ * The claim refuses an event whose stored size (before decompression: the
+ * datum's raw size) is over the source option max_event_size, default 16 MiB:
+ * a 2 MB compressed event can expand to 180 MB, and escaped to over 1 GB.
+ * NULL when the size is within it.
+ */
+char *
+sl_event_size_reason(SlSource *source, Size raw_size)
+{
+	int64		max = sl_option_int(source, "max_event_size", SL_DEFAULT_MAX_EVENT_SIZE);
+
+	if ((int64) raw_size <= max)
+		return NULL;
+	return psprintf("event too large (%zu bytes; max_event_size is " INT64_FORMAT ")", (size_t) raw_size, max);
+}
+
+/* The size sl_event_size_reason takes: a stored event's jsonb bytes, read from its header. */
+Size
+sl_event_datum_size(Datum event)
+{
+	return toast_raw_datum_size(event) - VARHDRSZ;
 }

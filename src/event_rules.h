@@ -41,4 +41,19 @@ extern char *sl_event_string_at(Jsonb *event, const char *const *path, int depth
 extern bool sl_valid_region(const char *region);
 extern bool sl_valid_account(const char *account);
 
+/* external_<id> for data from outside AWS (id sanitised, capped), or "external". */
+#define SL_EXTERNAL_ID_MAX 64
+extern char *sl_external_account(const char *id);
+
+/*
+ * The claim's size rule: NULL, or the dead-letter reason of an event whose
+ * raw (stored, before decompression) size is over the source option
+ * max_event_size (default SL_DEFAULT_MAX_EVENT_SIZE): "event too large (N
+ * bytes; max_event_size is M)". validate() applies it too.
+ */
+#define SL_DEFAULT_MAX_EVENT_SIZE (16 * 1024 * 1024)
+extern char *sl_event_size_reason(SlSource *source, Size raw_size);
+/* raw_size of a queue row's event datum, from its (TOAST) header: nothing is decompressed. */
+extern Size sl_event_datum_size(Datum event);
+
 #endif							/* SECURITYLAKE_EVENT_RULES_H */

@@ -62,9 +62,11 @@
 #include "sources.h"
 #include "step.h"
 #include "sweep.h"
+#include "version_check.h"
 
-/* Rows no source takes are looked for this often (and at every flush). */
+/* Rows no source takes are looked for this often (and at every flush), for this long at most. */
 #define SWEEP_INTERVAL_MS (10 * 1000)
+#define SWEEP_TIME_MS 2000
 /* Pending batches taken per cycle. */
 #define PENDING_PER_CYCLE 64
 
@@ -82,6 +84,26 @@ sl_stop_requested(void)
  * Errors: logged with the source's name, charged to it, never a crash loop
  * ---------------------------------------------------------------- */
 
+/* After an ERROR: every batch this worker held goes back to the pool (never throws). */
+static void
+release_leases(void)
+{
+	PG_TRY();
+	{
+		sl_release_my_leases();
+	}
+	PG_CATCH();
+	{
+		FlushErrorState();
+		if (IsTransactionState())
+			AbortCurrentTransaction();
+		/* A batch must never stay held by a live worker that left it: leases die with the process. */
+		ereport(LOG, (errmsg("securitylake: could not give back this worker's batches; the worker restarts")));
+		proc_exit(1);
+	}
+	PG_END_TRY();
+}
+
 static void
 note_error(const char *what, SlSource *source)
 {
@@ -94,6 +116,7 @@ note_error(const char *what, SlSource *source)
 	FlushErrorState();
 	if (IsTransactionState())
 		AbortCurrentTransaction();
+	release_leases();
 	msg = edata->detail ? psprintf("%s: %s", edata->message, edata->detail) : edata->message;
 	if (source == NULL)
 	{
@@ -151,6 +174,7 @@ static bool
 delivery_failed(SlBatch *b, SlDeliverResult result, const char *error)
 {
 	const char *what;
+	char	   *empty_error = NULL;
 
 	switch (result)
 	{
@@ -160,9 +184,18 @@ delivery_failed(SlBatch *b, SlDeliverResult result, const char *error)
 			sl_record_failure(b->source, error, true);
 			break;
 		case SL_ENCODE_FAILED:
+			/* What an earlier attempt may have written to its key goes before it is split. */
+			if (b->maybe_uploaded && !sl_deliver_empty_object(b, &empty_error))
+			{
+				sl_batch_upload_failed(b, empty_error);
+				sl_record_failure(b->source, empty_error, true);
+				break;
+			}
 			what = sl_batch_encode_failed(b, error);
 			sl_record_failure(b->source, psprintf("batch " INT64_FORMAT " (%d events) failed: %s; %s",
 												  b->id, b->nids, error, what), false);
+			break;
+		case SL_BATCH_GONE:
 			break;
 		default:
 			sl_batch_release(b);
@@ -215,8 +248,56 @@ typedef struct DrainArg
 } DrainArg;
 
 /*
+ * Deliver the source's batches that no worker holds: what a commit recorded
+ * when an object filled up, or what a failed attempt gave back. Returns how
+ * many were taken, or -1 when one failed (the source then stops for this
+ * cycle).
+ */
+static int
+deliver_own_pending(SlSource *source, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	int			n = 0;
+	bool		ok = true;
+
+	/* One at a time: a batch leased is a batch another worker cannot help with. */
+	while (ok && n < PENDING_PER_CYCLE && !sl_stop_requested())
+	{
+		List	   *pending = sl_take_pending(list_make1(source), 1, flush_mode);
+		SlBatch    *b;
+
+		if (pending == NIL)
+			break;
+		b = linitial(pending);
+		n++;
+		sl_batch_load_ids(b);
+		ok = deliver_batches(list_make1(b));
+		MemoryContextReset(cxt);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(cxt);
+	return ok ? n : -1;
+}
+
+static bool
+some_batch_filled_up(List *batches)
+{
+	ListCell   *lc;
+
+	foreach(lc, batches)
+	{
+		SlBatch    *b = lfirst(lc);
+
+		if (b->ndelivered < b->nids)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Drain one source: for each of its routing keys, claim and deliver until a
- * claim from the queue's head comes back short of a limit.
+ * claim from the queue's head comes back short of a limit. The source's own
+ * pending batches (the rest of an object that filled up) go first.
  */
 static void
 drain_source(void *arg)
@@ -236,13 +317,20 @@ drain_source(void *arg)
 			bool		ok = true;
 			MemoryContext old;
 
+			bool		filled;
+			int			n = 0;
+
 			CHECK_FOR_INTERRUPTS();
-			if (sl_stop_requested())
+			/* Pending first, until none is left (a delivered remainder may leave another). */
+			while (!sl_stop_requested() && (n = deliver_own_pending(source, batch_cxt)) > 0)
+				;
+			if (sl_stop_requested() || n < 0)
 				goto out;
 			old = MemoryContextSwitchTo(batch_cxt);
 			claim = sl_claim(source, key, from_id, &batches, &last_id);
 			if (batches != NIL)
 				ok = deliver_batches(batches);
+			filled = some_batch_filled_up(batches);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(batch_cxt);
 			if (claim == SL_CLAIM_BUSY || !ok)
@@ -254,8 +342,9 @@ drain_source(void *arg)
 				sl_claim_continue_after(source, key, last_id);
 			else if (from_id > 0)
 				sl_claim_from_head(source, key);	/* one last look from the head */
-			else
+			else if (!filled)
 				break;
+			/* else: what did not fit in its object is pending, delivered next round */
 		}
 	}
 	sl_source_drained(source);
@@ -282,9 +371,9 @@ static void
 deliver_pending(List *sources)
 {
 	List	   *ready = NIL;
-	List	   *pending;
 	ListCell   *lc;
 	TimestampTz now = GetCurrentTimestamp();
+	int			n;
 
 	foreach(lc, sources)
 	{
@@ -293,18 +382,15 @@ deliver_pending(List *sources)
 		if (s->enabled && (flush_mode || s->next_attempt_at <= now))
 			ready = lappend(ready, s);
 	}
-	pending = sl_take_pending(ready, PENDING_PER_CYCLE);
-	foreach(lc, pending)
+	/* One at a time: a batch leased is a batch another worker cannot help with. */
+	for (n = 0; ready != NIL && n < PENDING_PER_CYCLE && !sl_stop_requested(); n++)
 	{
+		List	   *pending = sl_take_pending(ready, 1, flush_mode);
 		PendingArg	arg;
 
-		arg.batch = lfirst(lc);
-		/* An earlier batch of the same source may have failed in this cycle. */
-		if (sl_stop_requested() || (!flush_mode && arg.batch->source->next_attempt_at > GetCurrentTimestamp()))
-		{
-			sl_batch_release(arg.batch);
-			continue;
-		}
+		if (pending == NIL)
+			break;
+		arg.batch = linitial(pending);
 		guarded("delivery of a pending batch", deliver_pending_batch, &arg, arg.batch->source);
 	}
 }
@@ -337,7 +423,7 @@ static void
 sweep_step(void *arg)
 {
 	(void) arg;
-	sl_sweep_unroutable();
+	sl_sweep_unroutable(SWEEP_TIME_MS);
 }
 
 static void
@@ -359,14 +445,10 @@ run_cycle(void)
 	TimestampTz wake = 0;
 
 	MemoryContextReset(cycle_cxt);
+	MemoryContextSwitchTo(cycle_cxt);
 	guarded("loading the sources", load_sources_step, &cycle, NULL);
 	guarded("the delivery of pending batches", pending_step, &cycle, NULL);
 	now = GetCurrentTimestamp();
-	if (flush_mode || TimestampDifferenceExceeds(last_sweep, now, SWEEP_INTERVAL_MS))
-	{
-		guarded("the sweep of events no source takes", sweep_step, NULL, NULL);
-		last_sweep = now;
-	}
 	foreach(lc, cycle.sources)
 	{
 		DrainArg	arg;
@@ -387,6 +469,18 @@ run_cycle(void)
 				wake = due;
 		}
 	}
+	/*
+	 * Rows no source takes, after the sources' own deliveries (a writer's junk
+	 * must not delay them), for at most SWEEP_TIME_MS a cycle; a flush asks
+	 * for more cycles while any is left.
+	 */
+	now = GetCurrentTimestamp();
+	if (flush_mode || TimestampDifferenceExceeds(last_sweep, now, SWEEP_INTERVAL_MS))
+	{
+		guarded("the sweep of events no source takes", sweep_step, NULL, NULL);
+		last_sweep = now;
+	}
+	MemoryContextSwitchTo(TopMemoryContext);
 	if (wake == 0)
 		return sl_naptime_ms;
 	return Max(10, Min((long) sl_naptime_ms, (long) ((wake - GetCurrentTimestamp()) / 1000)));
@@ -398,9 +492,11 @@ run_cycle(void)
 
 /*
  * Settings the worker's statements depend on, whatever ALTER DATABASE or
- * ALTER ROLE says: a database owner must not be able to make the worker
- * resolve names elsewhere, run read-only, time out, or plan its claims as
- * sequential scans.
+ * ALTER ROLE says: a database owner (who may set any user-settable parameter
+ * for the database) must not be able to make the worker resolve names
+ * elsewhere, run read-only, time out, turn its caught ERRORs into FATALs,
+ * log its id lists, or plan its claims as sequential scans. Settings only a
+ * superuser may set (logging, message language) stay the superuser's.
  */
 static const char *const pinned_settings[][2] = {
 	{"search_path", "pg_catalog, pg_temp"},
@@ -454,6 +550,37 @@ static const char *const pinned_settings[][2] = {
 	{"backslash_quote", "safe_encoding"},
 	{"lo_compat_privileges", "off"},
 	{"quote_all_identifiers", "off"},
+	/* An ERROR the worker catches must stay an ERROR, not end the process (a crash loop). */
+	{"exit_on_error", "off"},
+	{"debug_print_parse", "off"},
+	{"debug_print_rewritten", "off"},
+	{"debug_print_plan", "off"},
+	{"debug_pretty_print", "on"},
+	{"effective_cache_size", "4GB"},
+	{"hash_mem_multiplier", "2"},
+	{"enable_memoize", "on"},
+	{"enable_gathermerge", "on"},
+	{"enable_incremental_sort", "on"},
+	{"enable_tidscan", "on"},
+	{"enable_partitionwise_join", "off"},
+	{"enable_partitionwise_aggregate", "off"},
+	{"enable_parallel_append", "on"},
+	{"enable_parallel_hash", "on"},
+	{"enable_partition_pruning", "on"},
+	{"enable_async_append", "on"},
+	{"parallel_setup_cost", "1000"},
+	{"parallel_tuple_cost", "0.1"},
+	{"min_parallel_table_scan_size", "8MB"},
+	{"min_parallel_index_scan_size", "512kB"},
+	{"jit_above_cost", "100000"},
+	{"temp_buffers", "8MB"},
+	{"default_table_access_method", "heap"},
+	{"default_tablespace", ""},
+	{"temp_tablespaces", ""},
+	{"gin_fuzzy_search_limit", "0"},
+	{"trace_notify", "off"},
+	{"trace_sort", "off"},
+	{"vacuum_cost_delay", "0"},
 };
 
 static void
@@ -511,13 +638,48 @@ connect_worker(Oid dboid, const char *database)
 	cycle_cxt = AllocSetContextCreate(TopMemoryContext, "securitylake cycle", ALLOCSET_DEFAULT_SIZES);
 }
 
-/* Wait until the worker can run as securitylake_worker (or is told to stop). */
+/*
+ * Log once that the worker idles (the installed extension is missing or of
+ * another version than the library), and once when it resumes. Reads the
+ * catalog directly, no SQL: safe before the worker has given up superuser.
+ */
+static bool
+version_matches(void)
+{
+	static char logged[256] = "";	/* the reason last logged; "" while not idle */
+	char		message[256];
+	bool		ok;
+
+	StartTransactionCommand();
+	ok = sl_extension_version_ok(message, sizeof(message));
+	CommitTransactionCommand();
+	if (!ok && strcmp(message, logged) != 0)
+	{
+		ereport(LOG,
+				(errmsg("securitylake worker is idle: %s", message),
+				 errhint("Run ALTER EXTENSION securitylake UPDATE in that database; the worker resumes by itself.")));
+		strlcpy(logged, message, sizeof(logged));
+	}
+	else if (ok && logged[0] != '\0')
+	{
+		ereport(LOG,
+				(errmsg("securitylake worker resumes: extension \"securitylake\" is version %s, as its library",
+						EXTVERSION)));
+		logged[0] = '\0';
+	}
+	return ok;
+}
+
+/*
+ * Wait until the extension is installed at this library's version and the
+ * worker can run as securitylake_worker (or is told to stop).
+ */
 static bool
 wait_for_worker_role(void)
 {
 	while (!sl_stop_requested())
 	{
-		if (become_worker_role())
+		if (version_matches() && become_worker_role())
 			return true;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 sl_naptime_ms, PG_WAIT_EXTENSION);
@@ -530,19 +692,19 @@ wait_for_worker_role(void)
 /*
  * Is the extension installed, at this library's version? A dropped and
  * re-created extension starts its ids afresh: what the worker remembers of
- * the old one goes. A different version (the library was updated, ALTER
- * EXTENSION ... UPDATE not run yet) idles the worker with one LOG line.
+ * the old one goes. After a package upgrade the new library meets the old SQL
+ * objects until ALTER EXTENSION securitylake UPDATE: the worker idles
+ * meanwhile, says so once (and once when it resumes), and never crash-loops
+ * (version_check.c).
  */
 static bool
 extension_ready(void)
 {
 	static Oid	seen_extension = InvalidOid;
-	static bool version_warned = false;
 	Oid			extension = InvalidOid;
-	char	   *version = NULL;
 
 	sl_begin_step("securitylake: checking for the extension");
-	sl_exec("SELECT e.oid, e.extversion FROM pg_catalog.pg_extension e"
+	sl_exec("SELECT e.oid FROM pg_catalog.pg_extension e"
 			" WHERE e.extname OPERATOR(pg_catalog.=) 'securitylake'",
 			0, NULL, NULL, NULL, SPI_OK_SELECT);
 	if (SPI_processed > 0)
@@ -550,29 +712,14 @@ extension_ready(void)
 		bool		isnull;
 
 		extension = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		version = MemoryContextStrdup(cycle_cxt, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
 	}
 	sl_end_step();
 	if (extension != seen_extension)
 	{
 		sl_schedule_forget();
 		seen_extension = extension;
-		version_warned = false;
 	}
-	if (!OidIsValid(extension))
-		return false;
-	if (strcmp(version, EXTVERSION) != 0)
-	{
-		if (!version_warned)
-			ereport(LOG,
-					(errmsg("securitylake: the installed extension is version %s but the library is %s; the worker waits",
-							version, EXTVERSION),
-					 errhint("Run ALTER EXTENSION securitylake UPDATE in the database.")));
-		version_warned = true;
-		return false;
-	}
-	version_warned = false;
-	return true;
+	return OidIsValid(extension) && version_matches();
 }
 
 static void

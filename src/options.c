@@ -50,6 +50,17 @@ sl_option_bool(SlSource *source, const char *name)
 	return option_value(source, name, &v) && v.type == jbvBool && v.val.boolean;
 }
 
+/* A boolean option, or dflt when it is absent. */
+bool
+sl_option_bool_default(SlSource *source, const char *name, bool dflt)
+{
+	JsonbValue	v;
+
+	if (option_value(source, name, &v) && v.type == jbvBool)
+		return v.val.boolean;
+	return dflt;
+}
+
 /* An integer option within int range, or dflt (create_source validated it). */
 int
 sl_option_int(SlSource *source, const char *name, int dflt)

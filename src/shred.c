@@ -2,7 +2,7 @@
  *
  * shred.c
  *		jsonb → Parquet: walk each event alongside the source's column tree
- *		and feed the encoder (src/parquet) value by value.
+ *		(columns.h) and feed the encoder (src/parquet) value by value.
  *
  * Strict by default: a value that does not fit its column (a string in an
  * integer field, a fraction in a long, an integer out of range, a non-finite
@@ -17,6 +17,12 @@
  * of the event's own OCSF `unmapped` object (under their own keys), so a
  * reader can rebuild the full event (see README, "Nothing dropped").
  *
+ * Hostile input costs bounded memory and time (README, "How delivery works"):
+ * no text is built past the 1 MiB a value may take in a Parquet page (its
+ * length is known or bounded first), nothing recurses deeper than the column
+ * tree or SHRED_MAX_DEPTH, and any ERROR raised while one event is shredded is
+ * that event's failure, never the batch's (sl_encoder_add).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -24,39 +30,61 @@
 #include <float.h>
 #include <math.h>
 
-#include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
 #include "ocsf/ocsf_parquet.h"
 #include "parquet/parquet.h"
+#include "columns.h"
 #include "event_rules.h"
-#include "schema.h"
+#include "securitylake.h"
 #include "shred.h"
 #include "source.h"
 
 /* Deepest JSON nesting the walk follows; deeper events are rejected. */
 #define SHRED_MAX_DEPTH 64
 
+/*
+ * JSON kept as text (json_t columns, unmapped entries) may nest at most this
+ * deep, like the columns themselves: deeper documents are rejected, not stored.
+ */
+#define SHRED_MAX_JSON_DEPTH 64
+
+/*
+ * A byte-array value. Security Lake wants data pages of at most 1 MiB
+ * uncompressed, and a value cannot span pages: a larger one is rejected.
+ * Text made from a value (JSON text, escaped strings, JSONPath keys) is never
+ * built past this size.
+ */
+#define SHRED_MAX_VALUE_BYTES (1024 * 1024 - 1024)
+
+/* Longest key shown in a dead-letter reason's path (longer ones are cut, "…"). */
+#define SHRED_MAX_REASON_KEY 128
+
 struct SlEncoder
 {
 	SlSource   *source;
 	SlNode	   *root;
 	MemoryContext cxt;			/* everything of this encoder, incl. the library's memory */
+	MemoryContext event_cxt;	/* one event's memory, reset for each */
 	pq_allocator alloc;
 	pq_schema  *schema;
 	ocsf_pq_schema ocsf;		/* built-in class schema (owns schema) when not tags */
 	bool		is_ocsf;
+	bool		check_only;		/* validate(): each record is checked, then dropped */
+	bool		fill_dt;		/* fill absent *_dt columns from their epoch-ms twins */
 	pq_writer  *writer;
 	int64		rows;
 	uint32		visit;			/* objects walked so far: marks what one object carried */
 	uint32		root_visit;		/* the visit of the current event's root object */
+	bool		in_sink;		/* inside pq_end_record, which may hand a row group to the sink */
+	bool		broken;			/* the writer failed (sink, memory, zstd): the object is lost */
 	/* per event */
 	const char *path[SHRED_MAX_DEPTH];	/* keys from the root, for messages; */
 	int			pathlen[SHRED_MAX_DEPTH];	/* NULL key: an array index in pathlen */
@@ -66,24 +94,40 @@ struct SlEncoder
 	int			nunmapped;
 	int			maxunmapped;
 	char	  **unmapped_keys;
+	int		   *unmapped_keylens;
 	char	  **unmapped_values;
+	int		   *unmapped_lens;
 };
 
 /* ---- palloc-backed allocator for the library ---------------------------- */
 
+/*
+ * The library must never see an ERROR (a longjmp through its code could leave
+ * a writer half-updated): allocation failures are returned as NULL, which it
+ * reports as PQ_ERR_NOMEM. PostgreSQL 15 has no non-throwing repalloc, so
+ * every block carries its size and realloc is alloc + copy + free.
+ */
+typedef struct EncBlock
+{
+	Size		size;
+	char		data[FLEXIBLE_ARRAY_MEMBER];
+} EncBlock;
+
+#define ENC_HEADER offsetof(EncBlock, data)
+
 static void *
 enc_malloc(void *ctx, size_t size)
 {
-	return MemoryContextAllocExtended((MemoryContext) ctx, Max(size, 1),
-									  MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
-}
+	EncBlock   *b;
 
-static void *
-enc_realloc(void *ctx, void *ptr, size_t size)
-{
-	if (ptr == NULL)
-		return enc_malloc(ctx, size);
-	return repalloc_huge(ptr, Max(size, 1));
+	if (size > MaxAllocHugeSize - MAXALIGN(ENC_HEADER))
+		return NULL;
+	b = MemoryContextAllocExtended((MemoryContext) ctx, ENC_HEADER + Max(size, 1),
+								   MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	if (b == NULL)
+		return NULL;
+	b->size = size;
+	return b->data;
 }
 
 static void
@@ -91,159 +135,117 @@ enc_free(void *ctx, void *ptr)
 {
 	(void) ctx;
 	if (ptr)
-		pfree(ptr);
+		pfree((char *) ptr - ENC_HEADER);
 }
 
-/* ---- schema: SlNode tree → pq_schema ----------------------------------- */
-
-static void
-check_pq(SlEncoder *enc, int rc, const char *what)
+static void *
+enc_realloc(void *ctx, void *ptr, size_t size)
 {
-	if (rc != PQ_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("securitylake: could not build the Parquet schema of source \"%s\"", enc->source->name),
-				 errdetail("%s: %s", what, pq_schema_error(enc->schema))));
+	void	   *grown;
+	Size		old;
+
+	if (ptr == NULL)
+		return enc_malloc(ctx, size);
+	old = ((EncBlock *) ((char *) ptr - ENC_HEADER))->size;
+	grown = enc_malloc(ctx, size);
+	if (grown == NULL)
+		return NULL;
+	memcpy(grown, ptr, Min(old, size));
+	enc_free(ctx, ptr);
+	return grown;
 }
 
-static pq_repetition
-repetition_of(const SlNode *node)
-{
-	return node->repeated ? PQ_REPEATED : node->required ? PQ_REQUIRED : PQ_OPTIONAL;
-}
-
-static void
-leaf_types(SlKind kind, int int_bits, pq_physical *physical, pq_logical *logical)
-{
-	switch (kind)
-	{
-		case SL_BOOLEAN:
-			*physical = PQ_BOOLEAN, *logical = PQ_LOGICAL_NONE;
-			break;
-		case SL_INT32:
-			*physical = PQ_INT32;
-			*logical = int_bits == 8 ? PQ_LOGICAL_INT8 : int_bits == 16 ? PQ_LOGICAL_INT16 : PQ_LOGICAL_INT32;
-			break;
-		case SL_INT64:
-			*physical = PQ_INT64, *logical = PQ_LOGICAL_INT64;
-			break;
-		case SL_TIMESTAMP_MS:
-			*physical = PQ_INT64, *logical = PQ_LOGICAL_TIMESTAMP_MILLIS;
-			break;
-		case SL_FLOAT:
-			*physical = PQ_FLOAT, *logical = PQ_LOGICAL_NONE;
-			break;
-		case SL_DOUBLE:
-			*physical = PQ_DOUBLE, *logical = PQ_LOGICAL_NONE;
-			break;
-		case SL_STRING:
-			*physical = PQ_BYTE_ARRAY, *logical = PQ_LOGICAL_STRING;
-			break;
-		case SL_JSON:
-			*physical = PQ_BYTE_ARRAY, *logical = PQ_LOGICAL_JSON;
-			break;
-		default:
-			*physical = PQ_BYTE_ARRAY, *logical = PQ_LOGICAL_NONE;
-			break;
-	}
-}
-
-static void add_node(SlEncoder *enc, pq_field parent, SlNode *node, const char *name);
-
-static void
-add_children(SlEncoder *enc, SlNode *group)
-{
-	int			i;
-
-	for (i = 0; i < group->nchildren; i++)
-		add_node(enc, group->pq, group->children[i], group->children[i]->name);
-}
-
-/* Add NODE under PARENT as NAME; LIST elements and MAP values get their standard names. */
-static void
-add_node(SlEncoder *enc, pq_field parent, SlNode *node, const char *name)
-{
-	pq_field	field;
-	pq_field	repeated;
-	pq_field	key;
-	pq_physical physical;
-	pq_logical	logical;
-
-	switch (node->kind)
-	{
-		case SL_GROUP:
-			check_pq(enc, pq_schema_add_group(enc->schema, parent, name, repetition_of(node), &field), name);
-			node->pq = field;
-			add_children(enc, node);
-			break;
-		case SL_LIST:
-			check_pq(enc, pq_schema_add_list(enc->schema, parent, name, repetition_of(node), &field, &repeated), name);
-			node->pq = field;
-			add_node(enc, repeated, node->children[0], "element");
-			break;
-		case SL_MAP:
-			check_pq(enc, pq_schema_add_map(enc->schema, parent, name, repetition_of(node),
-											PQ_BYTE_ARRAY, PQ_LOGICAL_STRING, &field, &repeated, &key), name);
-			node->pq = field;
-			node->pq_key = key;
-			node->children[0]->pq = key;
-			add_node(enc, repeated, node->children[1], "value");
-			break;
-		default:
-			leaf_types(node->kind, node->int_bits, &physical, &logical);
-			check_pq(enc, pq_schema_add_leaf(enc->schema, parent, name, repetition_of(node),
-											 physical, logical, &field), name);
-			node->pq = field;
-			break;
-	}
-}
+/* ---- the encoder's columns ---------------------------------------------- */
 
 /*
  * The source's columns: its parquet-go tag schema (then built into a Parquet
  * schema here), or the built-in OCSF class schema (built by src/ocsf).
  */
 static void
-build_schema(SlEncoder *enc)
+build_columns(SlEncoder *enc)
 {
 	SlSource   *source = enc->source;
 
 	if (source->schema != NULL)
 	{
-		enc->root = sl_schema_from_tags(source->schema);
-		enc->schema = pq_schema_new(&enc->alloc);
-		enc->root->pq = PQ_ROOT;
-		add_children(enc, enc->root);
+		enc->root = sl_columns_from_tags(source->schema);
+		enc->schema = sl_columns_to_parquet(enc->root, &enc->alloc);
 	}
 	else
 	{
-		enc->root = sl_schema_from_ocsf(source->ocsf_version, source->class_uid,
-										sl_option_int(source, "max_depth", 0),
-										sl_option_bool(source, "strict_nested"),
-										&enc->alloc, &enc->ocsf);
+		enc->root = sl_columns_from_ocsf(source->ocsf_version, source->class_uid,
+										 sl_option_int(source, "max_depth", 0),
+										 sl_option_bool(source, "strict_nested"),
+										 &enc->alloc, &enc->ocsf);
 		enc->schema = enc->ocsf.schema;
 		enc->is_ocsf = true;
 	}
 }
 
-SlEncoder *
-sl_encoder_begin(SlSource *source, pq_sink sink)
+/* The null sink of a check-only encoder: nothing is ever written to it but the magic. */
+static int
+null_sink_write(void *ctx, const void *buf, size_t len)
+{
+	(void) ctx;
+	(void) buf;
+	(void) len;
+	return 0;
+}
+
+/*
+ * The parquet.avro.schema entry of every object (src/parquet/avro.c): its
+ * root record is named after the OCSF class or the tag schema's root.
+ */
+static char *
+avro_schema_text(SlEncoder *enc)
+{
+	const char *name = enc->is_ocsf ? enc->ocsf.cls->name : enc->root->name;
+	char	   *text;
+	size_t		len;
+	char		err[256];
+
+	if (!pq_avro_valid_name(name))
+		name = "event";
+	switch (pq_avro_schema(enc->schema, name, "securitylake", &enc->alloc, &text, &len, err, sizeof(err)))
+	{
+		case PQ_OK:
+			return text;
+		case PQ_ERR_SCHEMA:
+			/* a tag schema's name Avro cannot spell: the objects go without the entry */
+			ereport(DEBUG1,
+					(errmsg_internal("securitylake: source \"%s\" is written without parquet.avro.schema: %s",
+									 enc->source->name, err)));
+			return NULL;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("securitylake: could not write the Avro schema of source \"%s\"", enc->source->name),
+					 errdetail("%s", err)));
+	}
+	return NULL;
+}
+
+static SlEncoder *
+encoder_open(SlSource *source, pq_sink sink, bool check_only)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "securitylake encoder",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	SlEncoder  *enc = palloc0(sizeof(SlEncoder));
 	pq_options	options;
-	pq_key_value kv[3];
+	pq_key_value kv[4];
 	char		err[256];
 
 	enc->source = source;
 	enc->cxt = cxt;
+	enc->event_cxt = AllocSetContextCreate(cxt, "securitylake event", ALLOCSET_DEFAULT_SIZES);
+	enc->check_only = check_only;
+	enc->fill_dt = sl_option_bool_default(source, "fill_dt", true);
 	enc->alloc.malloc_fn = enc_malloc;
 	enc->alloc.realloc_fn = enc_realloc;
 	enc->alloc.free_fn = enc_free;
 	enc->alloc.ctx = cxt;
-	build_schema(enc);
-	initStringInfo(&enc->scratch);
+	build_columns(enc);
 
 	pq_options_init(&options);
 	options.zstd_level = sl_option_int(source, "zstd_level", 3);
@@ -256,25 +258,148 @@ sl_encoder_begin(SlSource *source, pq_sink sink)
 	 */
 	options.row_group_size = (size_t) sl_option_int64(source, "row_group_size", SL_DEFAULT_ROW_GROUP_SIZE);
 	options.memory_limit = options.row_group_size;
+	/* Checked records are dropped: no dictionary may keep their values. */
+	if (check_only)
+		options.enable_dictionary = false;
 	kv[0].key = "securitylake.source";
 	kv[0].value = source->name;
 	kv[1].key = "ocsf.class_uid";
 	kv[1].value = psprintf("%d", source->class_uid);
 	kv[2].key = "ocsf.version";
 	kv[2].value = source->ocsf_version;
+	kv[3].key = "parquet.avro.schema";
+	kv[3].value = check_only ? NULL : avro_schema_text(enc);	/* a checked object is never read */
 	options.key_value_metadata = kv;
-	options.num_key_value_metadata = 3;
+	options.num_key_value_metadata = 4;
 	if (pq_writer_open(&enc->writer, enc->schema, &options, sink,
 					   &enc->alloc, err, sizeof(err)) != PQ_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("securitylake: could not open a Parquet writer for source \"%s\"", source->name),
 				 errdetail("%s", err)));
+	if (kv[3].value)
+		enc_free(NULL, (void *) kv[3].value);	/* the writer keeps its own copy */
 	MemoryContextSwitchTo(old);
 	return enc;
 }
 
-/* ---- the walk ----------------------------------------------------------- */
+SlEncoder *
+sl_encoder_begin(SlSource *source, pq_sink sink)
+{
+	return encoder_open(source, sink, false);
+}
+
+SlEncoder *
+sl_encoder_begin_check(SlSource *source)
+{
+	pq_sink		sink = {null_sink_write, NULL};
+
+	return encoder_open(source, sink, true);
+}
+
+/* ---- bounded text -------------------------------------------------------- */
+
+/* Bytes a string takes once JSON-escaped as escape_json writes it, quotes included. */
+static Size
+escaped_length(const char *s, int len)
+{
+	Size		n = 2;
+	int			i;
+
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
+			n += 2;
+		else if (c < ' ')
+			n += 6;
+		else
+			n++;
+	}
+	return n;
+}
+
+/*
+ * Append a string JSON-escaped, byte for byte as PostgreSQL's escape_json
+ * (which needs a NUL-terminated copy; jsonb strings never hold NUL). The
+ * caller has checked escaped_length against its budget.
+ */
+static void
+append_escaped(StringInfo buf, const char *s, int len, Size escaped)
+{
+	static const char hex[] = "0123456789abcdef";
+	char	   *out;
+	int			i;
+
+	enlargeStringInfo(buf, (int) escaped);
+	out = buf->data + buf->len;
+	*out++ = '"';
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		switch (c)
+		{
+			case '\b':
+				*out++ = '\\', *out++ = 'b';
+				break;
+			case '\f':
+				*out++ = '\\', *out++ = 'f';
+				break;
+			case '\n':
+				*out++ = '\\', *out++ = 'n';
+				break;
+			case '\r':
+				*out++ = '\\', *out++ = 'r';
+				break;
+			case '\t':
+				*out++ = '\\', *out++ = 't';
+				break;
+			case '"':
+				*out++ = '\\', *out++ = '"';
+				break;
+			case '\\':
+				*out++ = '\\', *out++ = '\\';
+				break;
+			default:
+				if (c < ' ')
+				{
+					memcpy(out, "\\u00", 4);
+					out[4] = hex[c >> 4];
+					out[5] = hex[c & 15];
+					out += 6;
+				}
+				else
+					*out++ = (char) c;
+		}
+	}
+	*out++ = '"';
+	buf->len = out - buf->data;
+	*out = '\0';
+}
+
+/* ---- paths and reasons --------------------------------------------------- */
+
+static bool
+plain_identifier(const char *key, int len)
+{
+	int			i;
+
+	if (len == 0 || isdigit((unsigned char) key[0]))
+		return false;
+	for (i = 0; i < len; i++)
+		if (!(isalnum((unsigned char) key[i]) || key[i] == '_'))
+			return false;
+	return true;
+}
+
+/* Bytes of one JSONPath segment (see append_path_segment). */
+static Size
+path_segment_length(const char *key, int len)
+{
+	return plain_identifier(key, len) ? (Size) len + 1 : escaped_length(key, len) + 2;
+}
 
 /*
  * One path segment in JSONPath notation: .name for a plain identifier,
@@ -284,48 +409,49 @@ sl_encoder_begin(SlSource *source, pq_sink sink)
 static void
 append_path_segment(StringInfo buf, const char *key, int len)
 {
-	bool		plain = len > 0 && !isdigit((unsigned char) key[0]);
-	int			i;
-
-	for (i = 0; i < len && plain; i++)
-		plain = isalnum((unsigned char) key[i]) || key[i] == '_';
-	if (plain)
+	if (plain_identifier(key, len))
 	{
 		appendStringInfoChar(buf, '.');
 		appendBinaryStringInfo(buf, key, len);
 		return;
 	}
 	appendStringInfoChar(buf, '[');
-	escape_json(buf, pnstrdup(key, len));
+	append_escaped(buf, key, len, escaped_length(key, len));
 	appendStringInfoChar(buf, ']');
 }
 
 /*
- * The current position in the event: dotted for reasons
- * ("observables[1].type_id"), or as a JSONPath from the root for the keys of
- * `unmapped` ($.actor.user["x-y"][0]).
+ * The current position in the event, dotted, for reasons
+ * ("observables[1].type_id"); keys longer than SHRED_MAX_REASON_KEY are cut.
  */
 static char *
-path_text(SlEncoder *enc, bool jsonpath)
+reason_path(SlEncoder *enc)
 {
 	StringInfoData buf;
 	int			i;
 
+	if (enc->depth == 0)
+		return pstrdup("(root)");
 	initStringInfo(&buf);
-	if (jsonpath)
-		appendStringInfoChar(&buf, '$');
 	for (i = 0; i < enc->depth; i++)
 	{
+		int			len = enc->pathlen[i];
+
 		if (enc->path[i] == NULL)
-			appendStringInfo(&buf, "[%d]", enc->pathlen[i]);
-		else if (jsonpath)
-			append_path_segment(&buf, enc->path[i], enc->pathlen[i]);
-		else
 		{
-			if (i > 0)
-				appendStringInfoChar(&buf, '.');
-			appendBinaryStringInfo(&buf, enc->path[i], enc->pathlen[i]);
+			appendStringInfo(&buf, "[%d]", len);
+			continue;
 		}
+		if (i > 0)
+			appendStringInfoChar(&buf, '.');
+		if (len > SHRED_MAX_REASON_KEY)
+		{
+			appendBinaryStringInfo(&buf, enc->path[i],
+								   pg_mbcliplen(enc->path[i], len, SHRED_MAX_REASON_KEY));
+			appendStringInfoString(&buf, "…");
+		}
+		else
+			appendBinaryStringInfo(&buf, enc->path[i], len);
 	}
 	return buf.data;
 }
@@ -335,7 +461,7 @@ static bool
 reject(SlEncoder *enc, const char *what)
 {
 	if (enc->reason == NULL)
-		enc->reason = psprintf("%s at %s", what, enc->depth ? path_text(enc, false) : "(root)");
+		enc->reason = psprintf("%s at %s", what, reason_path(enc));
 	return false;
 }
 
@@ -343,38 +469,47 @@ static bool
 reject_detail(SlEncoder *enc, const char *what, const char *detail)
 {
 	if (enc->reason == NULL)
-		enc->reason = psprintf("%s at %s (%s)", what, enc->depth ? path_text(enc, false) : "(root)", detail);
+		enc->reason = psprintf("%s at %s (%s)", what, reason_path(enc), detail);
 	return false;
 }
 
-/*
- * JSON kept as text (json_t columns, unmapped entries) may nest at most this
- * deep, like the columns themselves: deeper documents are rejected, not stored.
- */
-#define SHRED_MAX_JSON_DEPTH 64
-
 static bool
-json_depth_ok(SlEncoder *enc, JsonbValue *v)
+reject_too_large(SlEncoder *enc, Size len, bool at_least)
 {
-	JsonbIterator *it;
-	JsonbValue	x;
-	JsonbIteratorToken tok;
-	int			depth = enc->depth;
+	return reject(enc, psprintf("value too large (%s%zu bytes; a Parquet page holds at most 1 MiB)",
+								at_least ? "over " : "", (size_t) len));
+}
 
-	if (v->type != jbvBinary)
-		return true;
-	it = JsonbIteratorInit(v->val.binary.data);
-	while ((tok = JsonbIteratorNext(&it, &x, false)) != WJB_DONE)
+/*
+ * The current position as a JSONPath from the root, for the keys of
+ * `unmapped` ($.actor.user["x-y"][0]); NULL (and the event rejected) when it
+ * would be larger than a value may be.
+ */
+static char *
+unmapped_path(SlEncoder *enc, int *len)
+{
+	StringInfoData buf;
+	Size		total = 1;
+	int			i;
+
+	for (i = 0; i < enc->depth; i++)
+		total += enc->path[i] == NULL ? 12 : path_segment_length(enc->path[i], enc->pathlen[i]);
+	if (total > SHRED_MAX_VALUE_BYTES)
 	{
-		if (tok == WJB_BEGIN_ARRAY || tok == WJB_BEGIN_OBJECT)
-		{
-			if (++depth > SHRED_MAX_JSON_DEPTH)
-				return reject_detail(enc, "too deep", psprintf("JSON nested more than %d levels", SHRED_MAX_JSON_DEPTH));
-		}
-		else if (tok == WJB_END_ARRAY || tok == WJB_END_OBJECT)
-			depth--;
+		reject_too_large(enc, total, false);
+		return NULL;
 	}
-	return true;
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '$');
+	for (i = 0; i < enc->depth; i++)
+	{
+		if (enc->path[i] == NULL)
+			appendStringInfo(&buf, "[%d]", enc->pathlen[i]);
+		else
+			append_path_segment(&buf, enc->path[i], enc->pathlen[i]);
+	}
+	*len = buf.len;
+	return buf.data;
 }
 
 static bool
@@ -388,7 +523,7 @@ pq_ok(SlEncoder *enc, int rc)
 
 		if (rc == PQ_ERR_SCHEMA)
 			enc->reason = psprintf("missing required attribute or repeated value: %s (near %s)", msg,
-								   enc->depth ? path_text(enc, false) : "(root)");
+								   reason_path(enc));
 		else if (rc == PQ_ERR_LIMIT)
 			enc->reason = psprintf("too large for one Parquet page or row group: %s", msg);
 		else
@@ -408,7 +543,9 @@ push_key(SlEncoder *enc, const char *key, int len)
 	return true;
 }
 
-/* The text of a JSON number, strictly parsed by the callers. */
+/* ---- scalars ------------------------------------------------------------- */
+
+/* The text of a JSON number (at most ~150 kB: numeric's own limits), strictly parsed by the callers. */
 static char *
 number_text(JsonbValue *v)
 {
@@ -418,73 +555,130 @@ number_text(JsonbValue *v)
 static bool
 value_integer(SlEncoder *enc, SlNode *node, JsonbValue *v)
 {
+	int			bits = sl_columns_int_bits(node->type);
 	int64		x;
 	int64		lo,
 				hi;
 
 	if (v->type != jbvNumeric)
-		return reject(enc, node->int_bits == 64 ? "expected long" : "expected integer");
+		return reject(enc, bits == 64 ? "expected long" : "expected integer");
 	switch (sl_numeric_int64(v->val.numeric, &x))
 	{
 		case SL_NUM_FRACTION:
-			return reject_detail(enc, node->int_bits == 64 ? "expected long" : "expected integer", "a fractional number");
+			return reject_detail(enc, bits == 64 ? "expected long" : "expected integer", "a fractional number");
 		case SL_NUM_RANGE:
 			return reject(enc, "out of range");
 		case SL_NUM_OK:
 			break;
 	}
-	if (node->int_bits == 64)
+	if (bits == 64)
+	{
+		node->last_ms = x;		/* a *_dt twin may be filled from it */
 		return pq_ok(enc, pq_value_int64(enc->writer, node->pq, x));
-	hi = (INT64CONST(1) << (node->int_bits - 1)) - 1;
+	}
+	hi = (INT64CONST(1) << (bits - 1)) - 1;
 	lo = -hi - 1;
 	if (x < lo || x > hi)
 		return reject(enc, "out of range");
 	return pq_ok(enc, pq_value_int32(enc->writer, node->pq, (int32) x));
 }
 
+/* n decimal digits at s as an int; false if any is not a digit. */
+static bool
+digits(const char *s, int n, int *out)
+{
+	int			i;
+
+	*out = 0;
+	for (i = 0; i < n; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		*out = *out * 10 + (s[i] - '0');
+	}
+	return true;
+}
+
+static int
+days_in_month(int y, int m)
+{
+	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool		leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 && leap ? 29 : days[m - 1];
+}
+
+#define RFC3339_EXPECTED "expected RFC 3339 date-time (YYYY-MM-DDThh:mm:ss[.fraction] and Z or ±hh:mm) or epoch milliseconds"
+
 /*
  * An RFC 3339 date-time (OCSF datetime_t, e.g. 2024-05-01T12:00:00.123Z or
- * ...+02:00) as epoch milliseconds. Strict: the whole string must parse.
+ * ...+02:00) as epoch milliseconds. Strictly RFC 3339's date-time (section
+ * 5.6): four-digit year, two-digit fields, a real calendar date (leap years
+ * counted), hour 00-23, minute 00-59, second 00-59 — or 60, a leap second,
+ * only at 23:59:60 UTC on the last day of a month (as RFC 3339 allows it) —
+ * an optional fraction of one or more digits (cut to milliseconds), and Z or
+ * ±hh:mm within 00:00-23:59. "T", "Z" may be lower case and "T" a space
+ * (RFC 3339's note). A leap second is the millisecond count of the next
+ * second: epoch milliseconds have no 61st second.
  */
 static bool
 value_datetime(SlEncoder *enc, SlNode *node, JsonbValue *v)
 {
-	char	   *text = pnstrdup(v->val.string.val, v->val.string.len);
-	int			y, mo, d, h, mi, sec, n = 0;
+	const char *s = v->val.string.val;
+	int			len = v->val.string.len;
+	int			y, mo, d, h, mi, sec, oh = 0, om = 0;
+	int			p;
 	int64		ms = 0;
 	int			ms_digits = 0;
-	char	   *p;
-	int64		days;
 	int			offset_min = 0;
+	int64		days;
 
-	if (sscanf(text, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
-		return reject(enc, "expected RFC 3339 date-time or epoch milliseconds");
-	p = text + n;
-	if (*p == '.')
+	if (len < 20 ||
+		!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
+		!digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+		!digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
+		!digits(s + 17, 2, &sec))
+		return reject(enc, RFC3339_EXPECTED);
+	p = 19;
+	if (s[p] == '.')
 	{
-		for (p++; isdigit((unsigned char) *p); p++, ms_digits++)
+		for (p++; p < len && s[p] >= '0' && s[p] <= '9'; p++, ms_digits++)
 			if (ms_digits < 3)
-				ms = ms * 10 + (*p - '0');
+				ms = ms * 10 + (s[p] - '0');
 		if (ms_digits == 0)
-			return reject(enc, "expected RFC 3339 date-time (empty fraction)");
+			return reject(enc, "expected RFC 3339 date-time (a fraction needs digits)");
 		for (; ms_digits < 3; ms_digits++)
 			ms *= 10;
 	}
-	if (*p == 'Z' || *p == 'z')
+	if (p < len && (s[p] == 'Z' || s[p] == 'z'))
 		p++;
-	else if ((*p == '+' || *p == '-') && isdigit((unsigned char) p[1]) && isdigit((unsigned char) p[2]) &&
-			 p[3] == ':' && isdigit((unsigned char) p[4]) && isdigit((unsigned char) p[5]))
+	else if (p + 6 <= len && (s[p] == '+' || s[p] == '-') &&
+			 digits(s + p + 1, 2, &oh) && s[p + 3] == ':' && digits(s + p + 4, 2, &om))
 	{
-		offset_min = ((p[1] - '0') * 10 + (p[2] - '0')) * 60 + (p[4] - '0') * 10 + (p[5] - '0');
-		if (*p == '-')
-			offset_min = -offset_min;
+		if (oh > 23 || om > 59)
+			return reject(enc, "expected RFC 3339 date-time (a time zone offset is within ±23:59)");
+		offset_min = (s[p] == '-' ? -1 : 1) * (oh * 60 + om);
 		p += 6;
 	}
 	else
-		return reject(enc, "expected RFC 3339 date-time with a time zone (Z or +hh:mm)");
-	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-		return reject(enc, "expected RFC 3339 date-time");
+		return reject(enc, "expected RFC 3339 date-time with a time zone (Z or ±hh:mm)");
+	if (p != len)
+		return reject(enc, RFC3339_EXPECTED);
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+		return reject(enc, "expected RFC 3339 date-time (not a calendar date)");
+	if (h > 23 || mi > 59 || sec > 60)
+		return reject(enc, "expected RFC 3339 date-time (hour 00-23, minute 00-59, second 00-59)");
 	days = date2j(y, mo, d) - UNIX_EPOCH_JDATE;
+	if (sec == 60)
+	{
+		/* The UTC minute of a leap second is 23:59 of a month's last day. */
+		int64		utc_min = days * 1440 + h * 60 + mi - offset_min;
+		int			uy, umo, ud;
+
+		j2date((int) ((utc_min - 1439) / 1440 + UNIX_EPOCH_JDATE), &uy, &umo, &ud);
+		if (utc_min < 0 || utc_min % 1440 != 1439 || ud != days_in_month(uy, umo))
+			return reject(enc, "expected RFC 3339 date-time (a leap second is 23:59:60 UTC on the last day of a month)");
+	}
 	ms += ((days * 24 + h) * 60 + mi - offset_min) * INT64CONST(60000) + (int64) sec * 1000;
 	return pq_ok(enc, pq_value_int64(enc->writer, node->pq, ms));
 }
@@ -505,7 +699,7 @@ value_float(SlEncoder *enc, SlNode *node, JsonbValue *v)
 	d = strtod(text, &end);
 	if (errno == ERANGE && fabs(d) > 1.0)
 		return reject(enc, "out of range (not finite as a double)");
-	if (node->kind == SL_FLOAT)
+	if (node->type == PQ_COL_FLOAT)
 	{
 		if (fabs(d) > FLT_MAX)
 			return reject(enc, "out of range for a float");
@@ -514,21 +708,105 @@ value_float(SlEncoder *enc, SlNode *node, JsonbValue *v)
 	return pq_ok(enc, pq_value_double(enc->writer, node->pq, d));
 }
 
-/*
- * A byte-array value. Security Lake wants data pages of at most 1 MiB
- * uncompressed, and a value cannot span pages: a larger one is rejected.
- */
-#define SHRED_MAX_VALUE_BYTES (1024 * 1024 - 1024)
-
 static bool
 value_bytes(SlEncoder *enc, pq_field field, const char *data, int len)
 {
 	if (len > SHRED_MAX_VALUE_BYTES)
-		return reject(enc, psprintf("value too large (%d bytes; a Parquet page holds at most 1 MiB)", len));
+		return reject_too_large(enc, (Size) len, false);
 	return pq_ok(enc, pq_value_bytes(enc->writer, field, data, len));
 }
 
-/* Any JSON value as text: strings as themselves when as_is_strings, else JSON. */
+/* ---- JSON text ----------------------------------------------------------- */
+
+/*
+ * A JSON container as text, exactly as JsonbToCString writes it ({"a": 1,
+ * "b": [1, 2]}), but never past SHRED_MAX_VALUE_BYTES nor deeper than
+ * SHRED_MAX_JSON_DEPTH (counted from the event's root), and without
+ * recursion: the jsonb iterator walks it. False (rejected) past either.
+ */
+static bool
+append_container(SlEncoder *enc, StringInfo out, JsonbContainer *container)
+{
+	JsonbIterator *it = JsonbIteratorInit(container);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	bool		first = true;
+	int			depth = enc->depth;
+	uint32		n = 0;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if ((++n & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		switch (tok)
+		{
+			case WJB_BEGIN_ARRAY:
+			case WJB_BEGIN_OBJECT:
+				if (++depth > SHRED_MAX_JSON_DEPTH)
+					return reject_detail(enc, "too deep", psprintf("JSON nested more than %d levels", SHRED_MAX_JSON_DEPTH));
+				if (!first)
+					appendBinaryStringInfo(out, ", ", 2);
+				appendStringInfoChar(out, tok == WJB_BEGIN_ARRAY ? '[' : '{');
+				first = true;
+				continue;
+			case WJB_END_ARRAY:
+			case WJB_END_OBJECT:
+				depth--;
+				appendStringInfoChar(out, tok == WJB_END_ARRAY ? ']' : '}');
+				first = false;
+				continue;
+			case WJB_KEY:
+				if (!first)
+					appendBinaryStringInfo(out, ", ", 2);
+				break;
+			case WJB_ELEM:
+				if (!first)
+					appendBinaryStringInfo(out, ", ", 2);
+				break;
+			case WJB_VALUE:
+			case WJB_DONE:
+				break;
+		}
+		/* a key, or a scalar element or value */
+		switch (v.type)
+		{
+			case jbvString:
+				{
+					Size		esc = escaped_length(v.val.string.val, v.val.string.len);
+
+					if (out->len + esc > SHRED_MAX_VALUE_BYTES)
+						return reject_too_large(enc, out->len + esc, true);
+					append_escaped(out, v.val.string.val, v.val.string.len, esc);
+				}
+				break;
+			case jbvNumeric:
+				appendStringInfoString(out, number_text(&v));
+				break;
+			case jbvBool:
+				appendStringInfoString(out, v.val.boolean ? "true" : "false");
+				break;
+			default:
+				appendStringInfoString(out, "null");
+				break;
+		}
+		if (tok == WJB_KEY)
+		{
+			appendBinaryStringInfo(out, ": ", 2);
+			first = true;
+		}
+		else
+			first = false;
+		if (out->len > SHRED_MAX_VALUE_BYTES)
+			return reject_too_large(enc, out->len, true);
+	}
+	return true;
+}
+
+/*
+ * Any JSON value as text: strings as themselves when as_is_strings, else
+ * JSON. NULL (the event rejected) when the text would be larger than a value
+ * may be, or nested too deep.
+ */
 static char *
 json_text(SlEncoder *enc, JsonbValue *v, bool as_is_strings, int *len)
 {
@@ -541,7 +819,16 @@ json_text(SlEncoder *enc, JsonbValue *v, bool as_is_strings, int *len)
 				*len = v->val.string.len;
 				return v->val.string.val;
 			}
-			escape_json(&enc->scratch, pnstrdup(v->val.string.val, v->val.string.len));
+			{
+				Size		esc = escaped_length(v->val.string.val, v->val.string.len);
+
+				if (esc > SHRED_MAX_VALUE_BYTES)
+				{
+					reject_too_large(enc, esc, false);
+					return NULL;
+				}
+				append_escaped(&enc->scratch, v->val.string.val, v->val.string.len, esc);
+			}
 			break;
 		case jbvNumeric:
 			appendStringInfoString(&enc->scratch, number_text(v));
@@ -549,11 +836,9 @@ json_text(SlEncoder *enc, JsonbValue *v, bool as_is_strings, int *len)
 		case jbvBool:
 			appendStringInfoString(&enc->scratch, v->val.boolean ? "true" : "false");
 			break;
-		case jbvNull:
-			appendStringInfoString(&enc->scratch, "null");
-			break;
 		case jbvBinary:
-			(void) JsonbToCString(&enc->scratch, v->val.binary.data, v->val.binary.len);
+			if (!append_container(enc, &enc->scratch, v->val.binary.data))
+				return NULL;
 			break;
 		default:
 			appendStringInfoString(&enc->scratch, "null");
@@ -563,8 +848,215 @@ json_text(SlEncoder *enc, JsonbValue *v, bool as_is_strings, int *len)
 	return enc->scratch.data;
 }
 
+/*
+ * True if s[0..len) is one JSON document (RFC 8259, as PostgreSQL's parser
+ * reads it: "42", "true", "[1]", " {\"a\": null} "). Iterative, with a stack
+ * of one byte per open container, so a string of 200,000 "[" costs a pass
+ * over it and no stack depth (pg_parse_json recurses per level).
+ */
+static bool
+text_is_json(const char *s, int len)
+{
+	enum
+	{
+		VALUE, VALUE_OR_CLOSE, KEY_OR_CLOSE, KEY, COLON, COMMA_OR_CLOSE, END
+	}			state = VALUE;
+	char		small[64];
+	char	   *stack = small;	/* '[' or '{' per open container */
+	int			stack_cap = sizeof(small);
+	int			depth = 0;
+	int			p = 0;
+
+#define JSON_ALNUM(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || \
+					   ((c) >= '0' && (c) <= '9') || (c) == '_' || IS_HIGHBIT_SET(c))
+	for (;;)
+	{
+		char		c;
+		bool		scalar = false;
+
+		while (p < len && (s[p] == ' ' || s[p] == '\t' || s[p] == '\n' || s[p] == '\r'))
+			p++;
+		if (p == len)
+			return state == END;
+		c = s[p];
+		switch (state)
+		{
+			case END:
+				return false;
+			case COLON:
+				if (c != ':')
+					return false;
+				p++;
+				state = VALUE;
+				continue;
+			case COMMA_OR_CLOSE:
+				if (c == ',')
+				{
+					p++;
+					state = stack[depth - 1] == '{' ? KEY : VALUE;
+					continue;
+				}
+				if (c != (stack[depth - 1] == '{' ? '}' : ']'))
+					return false;
+				p++;
+				depth--;
+				state = depth == 0 ? END : COMMA_OR_CLOSE;
+				continue;
+			case KEY_OR_CLOSE:
+			case KEY:
+				if (c == '}' && state == KEY_OR_CLOSE)
+				{
+					p++;
+					depth--;
+					state = depth == 0 ? END : COMMA_OR_CLOSE;
+					continue;
+				}
+				if (c != '"')
+					return false;
+				break;			/* the key is lexed as a string below */
+			case VALUE:
+			case VALUE_OR_CLOSE:
+				if (c == ']' && state == VALUE_OR_CLOSE)
+				{
+					p++;
+					depth--;
+					state = depth == 0 ? END : COMMA_OR_CLOSE;
+					continue;
+				}
+				if (c == '[' || c == '{')
+				{
+					if (depth == stack_cap)
+					{
+						char	   *grown = palloc(stack_cap * 2);
+
+						memcpy(grown, stack, stack_cap);
+						if (stack != small)
+							pfree(stack);
+						stack = grown;
+						stack_cap *= 2;
+					}
+					stack[depth++] = c;
+					p++;
+					state = c == '[' ? VALUE_OR_CLOSE : KEY_OR_CLOSE;
+					continue;
+				}
+				scalar = true;
+				break;
+		}
+		if (c == '"')
+		{
+			/* a string: no raw control characters, escapes \" \\ \/ \b \f \n \r \t \uXXXX */
+			for (p++;; p++)
+			{
+				if (p >= len || (unsigned char) s[p] < 0x20)
+					return false;
+				if (s[p] == '"')
+					break;
+				if (s[p] == '\\')
+				{
+					if (++p >= len)
+						return false;
+					if (s[p] == 'u')
+					{
+						int			k;
+
+						for (k = 1; k <= 4; k++)
+							if (p + k >= len || !isxdigit((unsigned char) s[p + k]))
+								return false;
+						p += 4;
+					}
+					else if (strchr("\"\\/bfnrt", s[p]) == NULL)
+						return false;
+				}
+			}
+			p++;
+			if (!scalar)
+			{
+				state = COLON;
+				continue;
+			}
+		}
+		else if (c == '-' || (c >= '0' && c <= '9'))
+		{
+			/* -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?, then no letter or digit */
+			if (c == '-')
+				p++;
+			if (p < len && s[p] == '0')
+				p++;
+			else if (p < len && s[p] >= '1' && s[p] <= '9')
+				while (p < len && s[p] >= '0' && s[p] <= '9')
+					p++;
+			else
+				return false;
+			if (p < len && s[p] == '.')
+			{
+				if (++p >= len || s[p] < '0' || s[p] > '9')
+					return false;
+				while (p < len && s[p] >= '0' && s[p] <= '9')
+					p++;
+			}
+			if (p < len && (s[p] == 'e' || s[p] == 'E'))
+			{
+				p++;
+				if (p < len && (s[p] == '+' || s[p] == '-'))
+					p++;
+				if (p >= len || s[p] < '0' || s[p] > '9')
+					return false;
+				while (p < len && s[p] >= '0' && s[p] <= '9')
+					p++;
+			}
+			if (p < len && JSON_ALNUM(s[p]))
+				return false;
+		}
+		else
+		{
+			/* true, false or null, as a whole word */
+			int			start = p;
+
+			while (p < len && JSON_ALNUM(s[p]))
+				p++;
+			if (!((p - start == 4 && (memcmp(s + start, "true", 4) == 0 || memcmp(s + start, "null", 4) == 0)) ||
+				  (p - start == 5 && memcmp(s + start, "false", 5) == 0)))
+				return false;
+		}
+		state = depth == 0 ? END : COMMA_OR_CLOSE;
+	}
+#undef JSON_ALNUM
+}
+
+/* True if the string's text is itself a JSON document ("42", "true", "[1]", ...). */
+static bool
+string_reads_as_json(const char *s, int len)
+{
+	int			i = 0;
+
+	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+		i++;
+	if (i == len || strchr("{[\"-0123456789tfn", s[i]) == NULL)
+		return false;
+	return text_is_json(s, len);
+}
+
+/*
+ * An unmapped value as text: JSON text, except that a string is stored as
+ * itself (Security Lake's convention, unmapped['k'] = 'value') unless its text
+ * would read as JSON; then it is stored JSON-quoted, so a reader parses every
+ * value that is valid JSON and takes any other text as a string. NULL when
+ * rejected (too large, too deep).
+ */
+static char *
+unmapped_value_text(SlEncoder *enc, JsonbValue *v, int *len)
+{
+	bool		raw = v->type == jbvString &&
+		v->val.string.len <= SHRED_MAX_VALUE_BYTES &&
+		!string_reads_as_json(v->val.string.val, v->val.string.len);
+
+	return json_text(enc, v, raw, len);
+}
+
+/* ---- the walk ------------------------------------------------------------ */
+
 static bool shred_value(SlEncoder *enc, SlNode *node, JsonbValue *v);
-static char *unmapped_value_text(SlEncoder *enc, JsonbValue *v, int *len);
 static bool shred_object(SlEncoder *enc, SlNode *group, JsonbContainer *obj);
 
 static bool
@@ -572,6 +1064,16 @@ is_container(JsonbValue *v, bool object)
 {
 	return v->type == jbvBinary &&
 		(object ? JsonContainerIsObject(v->val.binary.data) : JsonContainerIsArray(v->val.binary.data));
+}
+
+static bool
+shred_element(SlEncoder *enc, SlNode *element, JsonbValue *elem)
+{
+	if (!pq_ok(enc, pq_list_element(enc->writer)))
+		return false;
+	if (elem->type == jbvNull)
+		return pq_ok(enc, pq_null(enc->writer, element->pq));
+	return shred_value(enc, element, elem);
 }
 
 static bool
@@ -584,7 +1086,14 @@ shred_list(SlEncoder *enc, SlNode *node, JsonbValue *v)
 	int			index = 0;
 
 	if (!is_container(v, false))
+	{
+		/* a bare REPEATED tag field took one scalar as one occurrence: still so */
+		if (node->scalar_is_list && v->type != jbvBinary)
+			return pq_ok(enc, pq_begin_list(enc->writer, node->pq)) &&
+				shred_element(enc, element, v) &&
+				pq_ok(enc, pq_end_list(enc->writer));
 		return reject(enc, "expected array");
+	}
 	if (!pq_ok(enc, pq_begin_list(enc->writer, node->pq)))
 		return false;
 	it = JsonbIteratorInit(v->val.binary.data);
@@ -594,14 +1103,11 @@ shred_list(SlEncoder *enc, SlNode *node, JsonbValue *v)
 
 		if (tok != WJB_ELEM)
 			continue;
+		if ((index & 1023) == 1023)
+			CHECK_FOR_INTERRUPTS();
 		if (!push_key(enc, NULL, index++))
 			return false;
-		if (!pq_ok(enc, pq_list_element(enc->writer)))
-			return false;
-		if (elem.type == jbvNull)
-			ok = pq_ok(enc, pq_null(enc->writer, element->pq));
-		else
-			ok = shred_value(enc, element, &elem);
+		ok = shred_element(enc, element, &elem);
 		enc->depth--;
 		if (!ok)
 			return false;
@@ -617,6 +1123,7 @@ shred_map(SlEncoder *enc, SlNode *node, JsonbValue *v)
 	JsonbValue	kv;
 	JsonbIteratorToken tok;
 	SlNode	   *value = node->children[1];
+	uint32		n = 0;
 
 	if (!is_container(v, true))
 		return reject(enc, "expected object");
@@ -625,6 +1132,8 @@ shred_map(SlEncoder *enc, SlNode *node, JsonbValue *v)
 	it = JsonbIteratorInit(v->val.binary.data);
 	while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
 	{
+		if ((++n & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
 		if (tok == WJB_KEY)
 		{
 			if (!pq_ok(enc, pq_list_element(enc->writer)) ||
@@ -637,14 +1146,14 @@ shred_map(SlEncoder *enc, SlNode *node, JsonbValue *v)
 
 			if (kv.type == jbvNull)
 				ok = pq_ok(enc, pq_null(enc->writer, value->pq));
-			else if (value->kind == SL_STRING || value->kind == SL_JSON)
+			else if (value->shape == SL_SCALAR && (value->type == PQ_COL_STRING || value->type == PQ_COL_JSON))
 			{
 				int			len;
-				char	   *text = value->kind == SL_STRING
+				char	   *text = value->type == PQ_COL_STRING
 					? unmapped_value_text(enc, &kv, &len)
 					: json_text(enc, &kv, false, &len);
 
-				ok = value_bytes(enc, value->pq, text, len);
+				ok = text != NULL && value_bytes(enc, value->pq, text, len);
 			}
 			else
 				ok = shred_value(enc, value, &kv);
@@ -656,39 +1165,50 @@ shred_map(SlEncoder *enc, SlNode *node, JsonbValue *v)
 }
 
 static bool
-shred_value(SlEncoder *enc, SlNode *node, JsonbValue *v)
+shred_scalar(SlEncoder *enc, SlNode *node, JsonbValue *v)
 {
 	int			len;
 	char	   *text;
 
-	if (v->type == jbvNull)
-		return node->required ? reject(enc, "null in a required attribute") : true;
-	switch (node->kind)
+	switch (node->type)
 	{
-		case SL_BOOLEAN:
+		case PQ_COL_BOOLEAN:
 			if (v->type != jbvBool)
 				return reject(enc, "expected boolean");
 			return pq_ok(enc, pq_value_bool(enc->writer, node->pq, v->val.boolean));
-		case SL_TIMESTAMP_MS:
+		case PQ_COL_TIMESTAMP_MILLIS:
 			if (v->type == jbvString)
 				return value_datetime(enc, node, v);
 			return value_integer(enc, node, v);
-		case SL_INT32:
-		case SL_INT64:
+		case PQ_COL_INT8:
+		case PQ_COL_INT16:
+		case PQ_COL_INT32:
+		case PQ_COL_INT64:
 			return value_integer(enc, node, v);
-		case SL_FLOAT:
-		case SL_DOUBLE:
+		case PQ_COL_FLOAT:
+		case PQ_COL_DOUBLE:
 			return value_float(enc, node, v);
-		case SL_STRING:
-		case SL_BYTES:
+		case PQ_COL_STRING:
+		case PQ_COL_BYTES:
 			if (v->type != jbvString)
 				return reject(enc, "expected string");
 			return value_bytes(enc, node->pq, v->val.string.val, v->val.string.len);
-		case SL_JSON:
-			if (!json_depth_ok(enc, v))
-				return false;
+		case PQ_COL_JSON:
 			text = json_text(enc, v, false, &len);
-			return value_bytes(enc, node->pq, text, len);
+			return text != NULL && value_bytes(enc, node->pq, text, len);
+	}
+	return reject(enc, "unsupported column type");
+}
+
+static bool
+shred_value(SlEncoder *enc, SlNode *node, JsonbValue *v)
+{
+	if (v->type == jbvNull)
+		return node->required ? reject(enc, "null in a required attribute") : true;
+	switch (node->shape)
+	{
+		case SL_SCALAR:
+			return shred_scalar(enc, node, v);
 		case SL_GROUP:
 			if (!is_container(v, true))
 				return reject(enc, "expected object");
@@ -703,74 +1223,40 @@ shred_value(SlEncoder *enc, SlNode *node, JsonbValue *v)
 	return reject(enc, "unsupported column kind");
 }
 
-/* A legacy REPEATED field: each array element is one occurrence; a scalar is one. */
+/* Keep KEY → the value's text (or its JSON text) for the `unmapped` column. */
 static bool
-shred_repeated(SlEncoder *enc, SlNode *node, JsonbValue *v)
-{
-	JsonbIterator *it;
-	JsonbValue	elem;
-	JsonbIteratorToken tok;
-
-	if (!is_container(v, false))
-		return shred_value(enc, node, v);
-	it = JsonbIteratorInit(v->val.binary.data);
-	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
-		if (tok == WJB_ELEM && elem.type != jbvNull && !shred_value(enc, node, &elem))
-			return false;
-	return true;
-}
-
-
-/* True if the string's text is itself a JSON document ("42", "true", "[1]", ...). */
-static bool
-string_reads_as_json(const char *s, int len)
-{
-	JsonLexContext *lex;
-	int			i = 0;
-
-	while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
-		i++;
-	if (i == len || strchr("{[\"-0123456789tfn", s[i]) == NULL)
-		return false;
-	lex = makeJsonLexContextCstringLen(pnstrdup(s, len), len, GetDatabaseEncoding(), false);
-	return pg_parse_json(lex, &nullSemAction) == JSON_SUCCESS;
-}
-
-/*
- * An unmapped value as text: JSON text, except that a string is stored as
- * itself (Security Lake's convention, unmapped['k'] = 'value') unless its text
- * would read as JSON; then it is stored JSON-quoted, so a reader parses every
- * value that is valid JSON and takes any other text as a string.
- */
-static char *
-unmapped_value_text(SlEncoder *enc, JsonbValue *v, int *len)
-{
-	bool		raw = v->type == jbvString && !string_reads_as_json(v->val.string.val, v->val.string.len);
-
-	return json_text(enc, v, raw, len);
-}
-
-static bool
-keep_unmapped(SlEncoder *enc, char *key, JsonbValue *v)
+keep_unmapped(SlEncoder *enc, char *key, int keylen, JsonbValue *v)
 {
 	int			len;
 	char	   *text;
 
-	if (!json_depth_ok(enc, v))
-		return false;
 	if (enc->nunmapped == enc->maxunmapped)
 	{
 		enc->maxunmapped = Max(16, enc->maxunmapped * 2);
 		enc->unmapped_keys = enc->unmapped_keys
 			? repalloc(enc->unmapped_keys, sizeof(char *) * enc->maxunmapped)
 			: palloc(sizeof(char *) * enc->maxunmapped);
+		enc->unmapped_keylens = enc->unmapped_keylens
+			? repalloc(enc->unmapped_keylens, sizeof(int) * enc->maxunmapped)
+			: palloc(sizeof(int) * enc->maxunmapped);
 		enc->unmapped_values = enc->unmapped_values
 			? repalloc(enc->unmapped_values, sizeof(char *) * enc->maxunmapped)
 			: palloc(sizeof(char *) * enc->maxunmapped);
+		enc->unmapped_lens = enc->unmapped_lens
+			? repalloc(enc->unmapped_lens, sizeof(int) * enc->maxunmapped)
+			: palloc(sizeof(int) * enc->maxunmapped);
 	}
 	text = unmapped_value_text(enc, v, &len);
+	if (text == NULL)
+		return false;
+	if (len > SHRED_MAX_VALUE_BYTES)
+		return reject_too_large(enc, (Size) len, false);
+	if (keylen > SHRED_MAX_VALUE_BYTES)
+		return reject_too_large(enc, (Size) keylen, false);
 	enc->unmapped_keys[enc->nunmapped] = key;
+	enc->unmapped_keylens[enc->nunmapped] = keylen;
 	enc->unmapped_values[enc->nunmapped] = pnstrdup(text, len);
+	enc->unmapped_lens[enc->nunmapped] = len;
 	enc->nunmapped++;
 	return true;
 }
@@ -779,7 +1265,10 @@ keep_unmapped(SlEncoder *enc, char *key, JsonbValue *v)
 static bool
 keep_unmapped_path(SlEncoder *enc, JsonbValue *v)
 {
-	return keep_unmapped(enc, path_text(enc, true), v);
+	int			keylen;
+	char	   *key = unmapped_path(enc, &keylen);
+
+	return key != NULL && keep_unmapped(enc, key, keylen, v);
 }
 
 /*
@@ -794,24 +1283,41 @@ shred_unmapped_object(SlEncoder *enc, JsonbValue *v)
 	JsonbValue	kv;
 	JsonbIteratorToken tok;
 	char	   *key = NULL;
+	int			keylen = 0;
+	char	   *kv_key = NULL;
+	int			kv_keylen = 0;
 
 	while ((tok = JsonbIteratorNext(&it, &kv, true)) != WJB_DONE)
 	{
 		if (tok == WJB_KEY)
 		{
-			key = pnstrdup(kv.val.string.val, kv.val.string.len);
-			if (key[0] == '$')
+			key = kv_key = kv.val.string.val;
+			keylen = kv_keylen = kv.val.string.len;
+			if (keylen > 0 && key[0] == '$')
 			{
 				StringInfoData buf;
+				Size		need = 10 + path_segment_length(key, keylen);
 
+				if (need > SHRED_MAX_VALUE_BYTES)
+					return reject_too_large(enc, need, false);
 				initStringInfo(&buf);
 				appendStringInfoString(&buf, "$.unmapped");
-				append_path_segment(&buf, kv.val.string.val, kv.val.string.len);
+				append_path_segment(&buf, key, keylen);
 				key = buf.data;
+				keylen = buf.len;
 			}
 		}
-		else if (tok == WJB_VALUE && kv.type != jbvNull && !keep_unmapped(enc, key, &kv))
-			return false;
+		else if (tok == WJB_VALUE && kv.type != jbvNull)
+		{
+			bool		ok;
+
+			if (!push_key(enc, kv_key, kv_keylen))
+				return false;
+			ok = keep_unmapped(enc, key, keylen, &kv);
+			enc->depth--;
+			if (!ok)
+				return false;
+		}
 	}
 	return true;
 }
@@ -866,12 +1372,9 @@ emit_unmapped(SlEncoder *enc)
 		return false;
 	for (i = 0; i < enc->nunmapped; i++)
 	{
-		const char *k = enc->unmapped_keys[i];
-		const char *val = enc->unmapped_values[i];
-
 		if (!pq_ok(enc, pq_list_element(enc->writer)) ||
-			!value_bytes(enc, map->pq_key, k, strlen(k)) ||
-			!value_bytes(enc, map->children[1]->pq, val, strlen(val)))
+			!value_bytes(enc, map->pq_key, enc->unmapped_keys[i], enc->unmapped_keylens[i]) ||
+			!value_bytes(enc, map->children[1]->pq, enc->unmapped_values[i], enc->unmapped_lens[i]))
 			return false;
 	}
 	return pq_ok(enc, pq_end_list(enc->writer));
@@ -889,14 +1392,34 @@ check_required(SlEncoder *enc, SlNode *group, uint32 visit)
 
 		if (child->seen != visit)
 		{
-			char	   *parent = enc->depth ? path_text(enc, false) : NULL;
-
 			if (enc->reason == NULL)
-				enc->reason = parent
-					? psprintf("missing required attribute %s.%s", parent, child->name)
+				enc->reason = enc->depth
+					? psprintf("missing required attribute %s.%s", reason_path(enc), child->name)
 					: psprintf("missing required attribute %s", child->name);
 			return false;
 		}
+	}
+	return true;
+}
+
+/*
+ * *_dt columns absent from this object are filled from their epoch-ms twins
+ * (time → time_dt, start_time → start_time_dt, ...), as Security Lake's own
+ * sources always fill time_dt (source option fill_dt, default on).
+ */
+static bool
+fill_dt_twins(SlEncoder *enc, SlNode *group, uint32 visit)
+{
+	int			i;
+
+	for (i = 0; i < group->nfill; i++)
+	{
+		SlNode	   *from = group->fill_from[i];
+		SlNode	   *dt = group->fill_dt[i];
+
+		if (from->seen == visit && dt->seen != visit &&
+			!pq_ok(enc, pq_value_int64(enc->writer, dt->pq, from->last_ms)))
+			return false;
 	}
 	return true;
 }
@@ -911,6 +1434,7 @@ shred_object(SlEncoder *enc, SlNode *group, JsonbContainer *obj)
 	int			keylen = 0;
 	SlNode	   *child = NULL;
 	uint32		visit = ++enc->visit;
+	uint32		n = 0;
 
 	if (group == enc->root)
 		enc->root_visit = visit;
@@ -927,6 +1451,8 @@ shred_object(SlEncoder *enc, SlNode *group, JsonbContainer *obj)
 		}
 		if (tok != WJB_VALUE)
 			continue;
+		if ((++n & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
 		if (!push_key(enc, key, keylen))
 			return false;
 		if (child != NULL && v.type != jbvNull)
@@ -939,57 +1465,153 @@ shred_object(SlEncoder *enc, SlNode *group, JsonbContainer *obj)
 		}
 		else if (child == enc->root->unmapped && is_container(&v, true))
 			ok = shred_unmapped_object(enc, &v);
-		else if (child->repeated && child->kind != SL_LIST && child->kind != SL_MAP)
-			ok = shred_repeated(enc, child, &v);
 		else
 			ok = shred_value(enc, child, &v);
 		enc->depth--;
 		if (!ok)
 			return false;
 	}
+	if (enc->fill_dt && group->nfill > 0 && !fill_dt_twins(enc, group, visit))
+		return false;
 	return check_required(enc, group, visit);
 }
 
-/* ---- the encoder's life ------------------------------------------------- */
+/* ---- one event ----------------------------------------------------------- */
+
+/* Walk one event into a record; false with enc->reason when it does not fit. */
+static bool
+shred_event(SlEncoder *enc, Jsonb *event)
+{
+	int			rc;
+
+	if (!JB_ROOT_IS_OBJECT(event))
+		return reject(enc, "expected object: the event is not a JSON object");
+	if (!pq_ok(enc, pq_begin_record(enc->writer)))
+	{
+		enc->broken = true;
+		return false;
+	}
+	if (!shred_object(enc, enc->root, &event->root) ||
+		!check_profile_required(enc, event) ||
+		!emit_unmapped(enc))
+		return false;
+	if (enc->check_only)
+		return pq_ok(enc, pq_check_record(enc->writer));
+	enc->in_sink = true;		/* closing a row group hands it to the sink */
+	rc = pq_end_record(enc->writer);
+	enc->in_sink = false;
+	if (rc != PQ_OK && !pq_writer_in_record(enc->writer))
+		enc->broken = true;		/* the record was taken, its row group could not be written */
+	return pq_ok(enc, rc);
+}
+
+/*
+ * Errors that are never one event's fault: they end the statement or the
+ * process, or the server ran short (memory, disk) or failed — a good event
+ * must not be dead-lettered for them. They fail the batch, which backs off.
+ */
+static bool
+is_interrupt(ErrorData *edata)
+{
+	return edata->elevel > ERROR ||
+		ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_INSUFFICIENT_RESOURCES ||
+		ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_SYSTEM_ERROR ||
+		edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN ||
+		edata->sqlerrcode == ERRCODE_CRASH_SHUTDOWN ||
+		edata->sqlerrcode == ERRCODE_CANNOT_CONNECT_NOW ||
+		edata->sqlerrcode == ERRCODE_IDLE_SESSION_TIMEOUT ||
+		edata->sqlerrcode == ERRCODE_IDLE_IN_TRANSACTION_SESSION_TIMEOUT ||
+		QueryCancelPending || ProcDiePending;
+}
 
 /*
  * Add one event as a record. False (with *reason) when it does not fit the
  * schema: the record is abandoned and the writer carries on.
+ *
+ * Every ERROR raised while the event is shredded is contained here and
+ * becomes the event's reason ("could not encode: <message> at <path>"): a
+ * poison event must not fail its batch again and again. No subtransaction is
+ * needed (nor taken: the caller may hold an open transaction, or none):
+ * shredding touches no catalog, buffer, lock, file or SPI state that a
+ * (sub)transaction abort would have to release — the event is already
+ * detoasted in memory, the library's memory and this event's are palloc'd in
+ * the encoder's contexts, and the library never sees an ERROR (its allocator
+ * returns NULL instead). What an ERROR leaves behind is undone here: the
+ * memory context (switched back, the event's reset), the error state
+ * (flushed), interrupt hold-off counts (restored), the half-written record
+ * (pq_abandon_record). Query cancel, statement timeout and termination are
+ * never an event's fault: they are re-thrown, as is an error raised while
+ * the writer hands a row group to the sink (the object is then incomplete:
+ * the batch fails).
  */
 bool
 sl_encoder_add(SlEncoder *enc, Jsonb *event, char **reason)
 {
-	MemoryContext old = MemoryContextSwitchTo(enc->cxt);
-	MemoryContext scratch = AllocSetContextCreate(enc->cxt, "securitylake event", ALLOCSET_SMALL_SIZES);
-	bool		ok;
+	MemoryContext caller = CurrentMemoryContext;
+	uint32		holdoff = InterruptHoldoffCount;
+	uint32		cancel_holdoff = QueryCancelHoldoffCount;
+	volatile bool ok = false;
 
-	MemoryContextSwitchTo(scratch);
+	MemoryContextReset(enc->event_cxt);
 	enc->depth = 0;
 	enc->reason = NULL;
+	enc->in_sink = false;
 	enc->nunmapped = 0;
 	enc->maxunmapped = 0;
 	enc->unmapped_keys = NULL;
+	enc->unmapped_keylens = NULL;
 	enc->unmapped_values = NULL;
-	initStringInfo(&enc->scratch);
-	ok = JB_ROOT_IS_OBJECT(event) ? true : reject(enc, "expected object: the event is not a JSON object");
-	ok = ok && pq_ok(enc, pq_begin_record(enc->writer));
-	ok = ok && shred_object(enc, enc->root, &event->root);
-	ok = ok && check_profile_required(enc, event);
-	ok = ok && emit_unmapped(enc);
-	ok = ok && pq_ok(enc, pq_end_record(enc->writer));
-	MemoryContextSwitchTo(old);
+	enc->unmapped_lens = NULL;
+	PG_TRY();
+	{
+		MemoryContextSwitchTo(enc->event_cxt);
+		initStringInfo(&enc->scratch);
+		sl_test_fault_point("shred");
+		ok = shred_event(enc, event);
+		MemoryContextSwitchTo(caller);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(caller);
+		edata = CopyErrorData();
+		if (enc->in_sink || is_interrupt(edata))
+		{
+			FreeErrorData(edata);
+			PG_RE_THROW();
+		}
+		FlushErrorState();
+		InterruptHoldoffCount = holdoff;
+		QueryCancelHoldoffCount = cancel_holdoff;
+		enc->reason = psprintf("could not encode: %s at %s", edata->message, reason_path(enc));
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+
+	/* A broken writer (out of memory, zstd, the sink) is never the event's fault. */
+	if (enc->broken)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("securitylake: the Parquet writer of source \"%s\" failed", enc->source->name),
+				 errdetail("%s", pq_writer_error(enc->writer))));
 	if (ok)
-		enc->rows++;
+	{
+		if (!enc->check_only)
+			enc->rows++;
+	}
 	else
 	{
-		*reason = pstrdup(enc->reason);
-		if (pq_abandon_record(enc->writer) != PQ_OK)
+		*reason = pstrdup(enc->reason ? enc->reason : "could not encode");
+		if (pq_writer_in_record(enc->writer) && pq_abandon_record(enc->writer) != PQ_OK)
 			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
+					(errcode(ERRCODE_SYSTEM_ERROR),
 					 errmsg("securitylake: the Parquet writer could not drop a rejected event"),
 					 errdetail("%s", pq_writer_error(enc->writer))));
 	}
-	MemoryContextDelete(scratch);
+	MemoryContextReset(enc->event_cxt);
 	return ok;
 }
 
@@ -1009,9 +1631,12 @@ sl_encoder_bytes_buffered(SlEncoder *enc)
 void
 sl_encoder_finish(SlEncoder *enc, int64 *rows)
 {
-	if (pq_writer_close(enc->writer) != PQ_OK)
+	int			rc = pq_writer_close(enc->writer);
+
+	/* A hard limit may be the records' doing (the batch is then split); the rest is not. */
+	if (rc != PQ_OK)
 		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
+				(errcode(rc == PQ_ERR_LIMIT ? ERRCODE_PROGRAM_LIMIT_EXCEEDED : ERRCODE_SYSTEM_ERROR),
 				 errmsg("securitylake: could not finish the Parquet object of source \"%s\"", enc->source->name),
 				 errdetail("%s", pq_writer_error(enc->writer))));
 	*rows = enc->rows;

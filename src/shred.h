@@ -26,8 +26,18 @@ typedef struct SlEncoder SlEncoder;
 extern SlEncoder *sl_encoder_begin(SlSource *source, pq_sink sink);
 
 /*
+ * An encoder that only checks (validate()): sl_encoder_add walks each event
+ * exactly as a writing encoder does — the same columns, limits and reasons —
+ * then drops the record, so nothing accumulates however many events it sees.
+ */
+extern SlEncoder *sl_encoder_begin_check(SlSource *source);
+
+/*
  * Add one event as a record. False (with *reason, palloc'd) when it does not
- * fit the schema: the record is dropped and the encoder carries on.
+ * fit the schema: the record is dropped and the encoder carries on. Every
+ * ERROR raised while the event is shredded is contained and becomes its
+ * reason ("could not encode: ..."), except query cancel / termination and a
+ * failure of the sink or writer (the object is lost), which are re-thrown.
  */
 extern bool sl_encoder_add(SlEncoder *enc, Jsonb *event, char **reason);
 
@@ -38,5 +48,12 @@ extern size_t sl_encoder_bytes_buffered(SlEncoder *enc);
 /* Close the object (last row group and footer go to the sink); frees the encoder. */
 extern void sl_encoder_finish(SlEncoder *enc, int64 *rows);
 extern void sl_encoder_abandon(SlEncoder *enc);
+
+/*
+ * validate.c: the dead-letter reason the worker would give EVENT (stored size
+ * RAW_SIZE, see sl_event_datum_size) in SOURCE, or NULL. Same rules, same
+ * order: size, event rules, the encoder's walk.
+ */
+extern char *sl_validate_event(SlSource *source, Jsonb *event, Size raw_size);
 
 #endif							/* SECURITYLAKE_SHRED_H */

@@ -44,6 +44,7 @@ typedef struct SlSource
 extern char *sl_option_text(SlSource *source, const char *name);
 extern bool sl_option_bool(SlSource *source, const char *name);
 extern bool sl_option_false(SlSource *source, const char *name);
+extern bool sl_option_bool_default(SlSource *source, const char *name, bool dflt);
 extern int	sl_option_int(SlSource *source, const char *name, int dflt);
 extern int64 sl_option_int64(SlSource *source, const char *name, int64 dflt);
 

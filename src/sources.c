@@ -35,8 +35,8 @@ route_keys_from_datum(SlSource *s, Datum keys)
 			s->route_keys[s->nroute_keys++] = TextDatumGetCString(elems[i]);
 }
 
-static SlSource *
-source_from_tuple(HeapTuple tup, TupleDesc desc)
+SlSource *
+sl_source_from_tuple(HeapTuple tup, TupleDesc desc)
 {
 	SlSource   *s = palloc0(sizeof(SlSource));
 	bool		isnull;
@@ -76,26 +76,50 @@ sl_load_sources(void)
 	uint64		i;
 
 	sl_begin_step("securitylake: loading sources");
-	sl_exec("SELECT s.name, s.location, s.bucket, s.prefix, s.role_arn, s.external_id,"
-			"       s.region, s.account_id, s.ocsf_version, s.class_uid, s.route_by_class,"
-			"       s.batch_record_count, s.batch_data_size,"
-			"       CAST(pg_catalog.date_part('epoch', s.publish_rate) OPERATOR(pg_catalog.*) 1000 AS pg_catalog.int8),"
-			"       s.schema, s.options, s.enabled, st.next_attempt_at, coalesce(st.failures, 0),"
-			"       securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid)"
-			"  FROM securitylake.source s"
-			"  LEFT JOIN securitylake.source_state st ON st.source OPERATOR(pg_catalog.=) s.name"
-			" ORDER BY s.name",
+	sl_exec("SELECT " SL_SOURCE_COLUMNS SL_SOURCE_FROM " ORDER BY s.name",
 			0, NULL, NULL, NULL, SPI_OK_SELECT);
 	for (i = 0; i < SPI_processed; i++)
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
 
-		sources = lappend(sources, source_from_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc));
+		sources = lappend(sources, sl_source_from_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc));
 		MemoryContextSwitchTo(old);
 	}
 	sl_load_static_credentials();
 	sl_end_step();
 	return sources;
+}
+
+SlSource *
+sl_source_lookup(const char *name, MemoryContext into)
+{
+	static SPIPlanPtr plan = NULL;
+	Datum		values[1];
+	SlSource   *source = NULL;
+
+	if (plan == NULL)
+	{
+		Oid			types[1] = {TEXTOID};
+		SPIPlanPtr	p = SPI_prepare("SELECT " SL_SOURCE_COLUMNS SL_SOURCE_FROM
+									" WHERE s.name OPERATOR(pg_catalog.=) $1", 1, types);
+
+		if (p == NULL)
+			elog(ERROR, "securitylake: could not prepare the source look-up: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		plan = p;
+	}
+	values[0] = CStringGetTextDatum(name);
+	if (SPI_execute_plan(plan, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "securitylake: could not read source \"%s\"", name);
+	if (SPI_processed == 1)
+	{
+		MemoryContext spi = MemoryContextSwitchTo(into);
+
+		source = sl_source_from_tuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
+		MemoryContextSwitchTo(spi);
+	}
+	return source;
 }
 
 SlSource *

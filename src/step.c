@@ -24,9 +24,17 @@
  * Small SPI helpers: one short transaction per step.
  * ---------------------------------------------------------------- */
 
+/*
+ * The caller's memory context, restored at the end of the step: committing
+ * leaves CurrentMemoryContext at TopMemoryContext, where everything the
+ * caller allocated next would stay for the life of the worker.
+ */
+static MemoryContext step_caller_cxt = NULL;
+
 void
 sl_begin_step(const char *activity)
 {
+	step_caller_cxt = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -43,6 +51,9 @@ sl_end_step(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	if (step_caller_cxt != NULL)
+		MemoryContextSwitchTo(step_caller_cxt);
+	step_caller_cxt = NULL;
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 }

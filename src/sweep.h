@@ -12,7 +12,7 @@
 
 #include "nodes/pg_list.h"
 
-/* Dead-letter the rows whose routing key no source takes (own steps). */
-extern void sl_sweep_unroutable(void);
+/* Dead-letter the rows whose routing key no source takes, for at most max_ms (own steps). */
+extern void sl_sweep_unroutable(int max_ms);
 
 #endif							/* SECURITYLAKE_SWEEP_H */

@@ -236,7 +236,8 @@ build_client(SlSource *source, char **error)
 	cfg.expected_bucket_owner = expected_bucket_owner(source);
 	cfg.interrupt_fn = interrupted;
 #ifdef SL_TEST_HOOKS
-	if (sl_test_connect_to && sl_test_connect_to[0])
+	/* Only sources on AWS's own endpoints are routed (a source with an endpoint option is not). */
+	if (sl_test_connect_to && sl_test_connect_to[0] && cfg.s3_endpoint == NULL && cfg.sts_endpoint == NULL)
 		cfg.connect_to = sl_test_connect_to;
 #endif
 	client = aws_client_new(&cfg, &err);

@@ -11,6 +11,12 @@ APT_PACKAGES=(
   libtap-parser-sourcehandler-pgtap-perl
   libcurl4-openssl-dev libssl-dev libzstd-dev libxml2-dev
   awscli clang libclang-rt-14-dev valgrind zstd python3 curl ca-certificates openssl
+  # the Debian package (test/package/deb.sh): dpkg-buildpackage, debhelper, pg_buildext
+  dpkg-dev debhelper postgresql-server-dev-all
+  # Apache Avro (Java) checks the parquet.avro.schema of every object (test/parquet/AvroCheck.java)
+  libavro-java openjdk-17-jdk-headless
+  # postgres_exporter runs docs/postgres_exporter.yaml in test/e2e/metrics.test.mjs
+  prometheus-postgres-exporter
 )
 
 missing=()

@@ -666,7 +666,11 @@ ocsf_schema_load(void)
 					break;
 				case PQ_DOUBLE: fkind[f] = K_DOUBLE; break;
 				case PQ_BYTE_ARRAY:
-					fkind[f] = pq_field_logical(schema, f) == PQ_LOGICAL_JSON ? K_JSON : K_STRING;
+					{
+						pq_column_type type;
+
+						fkind[f] = ocsf_pq_leaf_column_type(&ocsf, f, &type) && type == PQ_COL_JSON ? K_JSON : K_STRING;
+					}
 					break;
 				default: fkind[f] = K_OTHER; break;
 			}

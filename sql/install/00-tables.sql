@@ -130,21 +130,22 @@ ALTER TABLE securitylake.queue SET (autovacuum_vacuum_scale_factor = 0.01,
 CREATE TABLE securitylake.batch (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     source      text NOT NULL,
-    route_key   text NOT NULL,       -- the queue rows' routing key
     region      text NOT NULL,
     account_id  text NOT NULL,
     event_day   date NOT NULL,
     object_key  text NOT NULL UNIQUE,
     ids         bigint[] NOT NULL,   -- queue ids in the object's record order (time, then id)
-    sizes       int[] NOT NULL,      -- each event's raw JSON bytes, in the same order
-    raw_bytes   bigint NOT NULL,     -- the events' JSON, uncompressed
     upload_id   text,                -- multipart UploadId, persisted before any part is sent
     attempts    int NOT NULL DEFAULT 0,      -- failed upload attempts (S3, STS, network)
+    claimed_at  timestamptz NOT NULL DEFAULT now(),
+    -- (0.2.0's columns come last: ALTER EXTENSION ... UPDATE appends them)
+    route_keys  text[] NOT NULL,     -- the queue rows' routing keys (one; a batch of 0.1.0 may have two)
+    sizes       int[] NOT NULL,      -- each event's raw JSON bytes, in the order of ids
+    raw_bytes   bigint NOT NULL,     -- the events' JSON, uncompressed
     failures    int NOT NULL DEFAULT 0,      -- failures of another kind (an ERROR while encoding)
     last_error  text,
     held_by     int,                 -- pid of the worker delivering it now ...
-    held_since  timestamptz,         -- ... and that backend's start: a lease no other role can take
-    claimed_at  timestamptz NOT NULL DEFAULT now()
+    held_since  timestamptz          -- ... and that backend's start: a lease no other role can take
 );
 CREATE INDEX batch_source ON securitylake.batch (source);
 -- A batch's id list is written once and read back only after a crash: not worth compressing.
@@ -163,9 +164,9 @@ CREATE TABLE securitylake.uploads (
     event_day   date NOT NULL,
     rows        bigint NOT NULL,
     bytes       bigint NOT NULL,     -- the object's size
-    raw_bytes   bigint,              -- the JSON it was made from (NULL before 0.2.0)
     attempts    int NOT NULL,
-    finished_at timestamptz NOT NULL DEFAULT now()
+    finished_at timestamptz NOT NULL DEFAULT now(),
+    raw_bytes   bigint               -- the JSON it was made from (NULL before 0.2.0)
 );
 CREATE INDEX uploads_source_finished ON securitylake.uploads (source, finished_at);
 

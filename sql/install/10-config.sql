@@ -358,6 +358,14 @@ BEGIN
     IF s.ocsf_version IS DISTINCT FROM old.ocsf_version THEN changed := changed || 'ocsf_version'::text; END IF;
     IF s.schema IS DISTINCT FROM old.schema THEN changed := changed || 'schema'::text; END IF;
     IF s.options->'max_depth' IS DISTINCT FROM old.options->'max_depth' THEN changed := changed || 'max_depth'::text; END IF;
+    -- A batch claimed before is written with the settings of its delivery, to the key (and
+    -- location) of its claim: it must go out with the schema it was claimed under.
+    IF cardinality(changed) > 0 AND EXISTS (SELECT 1 FROM securitylake.batch b WHERE b.source = s.name) THEN
+        RAISE EXCEPTION 'source "%" has batches being delivered: % would change their schema', s.name, array_to_string(changed, ', ')
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = 'A claimed batch is written to the key it was given, with the columns it was claimed under.',
+                  HINT = 'Deliver them first (securitylake.flush), or disable the source and wait until securitylake.status shows no pending batch.';
+    END IF;
     IF cardinality(changed) > 0 AND s.location = old.location
        AND EXISTS (SELECT 1 FROM securitylake.uploads u WHERE u.source = s.name) THEN
         RAISE EXCEPTION 'source "%" already has objects in the lake: % would change its table''s schema',
@@ -400,6 +408,10 @@ BEGIN
         RAISE EXCEPTION 'source "%" does not exist', drop_source.name
             USING ERRCODE = 'undefined_object', HINT = 'See securitylake.sources for the configured sources.';
     END IF;
+    -- Serialise with the workers: their claims lock this row (FOR UPDATE SKIP LOCKED), and
+    -- no worker can take a batch while its row is locked here.
+    PERFORM 1 FROM securitylake.source_state st WHERE st.source = s.name FOR UPDATE;
+    PERFORM 1 FROM securitylake.batch b WHERE b.source = s.name FOR UPDATE;
     SELECT count(*) INTO queued FROM securitylake.queue q
      WHERE q.route_key = ANY (securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid));
     SELECT count(*) INTO pending FROM securitylake.batch b WHERE b.source = s.name;
@@ -409,12 +421,30 @@ BEGIN
                   DETAIL = format('%s events are queued for it and %s batches are being delivered.', queued, pending),
                   HINT = 'Deliver them first with securitylake.flush(), or drop with force => true to move them to securitylake.dead_letter.';
     END IF;
-    WITH moved AS (
+    -- A batch a live worker is uploading right now: its object may land at any moment, and its
+    -- events must not be in the lake and in dead_letter both.
+    IF EXISTS (SELECT 1 FROM securitylake.batch b
+                WHERE b.source = s.name AND b.held_by IS NOT NULL
+                  AND securitylake._worker_alive(b.held_by, b.held_since)) THEN
+        RAISE EXCEPTION 'source "%" has a batch being uploaded right now', s.name
+            USING ERRCODE = 'object_in_use',
+                  DETAIL = 'Its events may be in the lake at any moment; dropping the source now could put them in dead_letter too.',
+                  HINT = 'Try again in a moment, or disable the source first (alter_source options => {"enabled": false}).';
+    END IF;
+    -- Events of a batch claimed before (a failed or crashed attempt) may already be in its
+    -- object: their dead letters say so.
+    WITH batched AS (
+        SELECT b.object_key, i.id FROM securitylake.batch b, unnest(b.ids) AS i(id) WHERE b.source = s.name),
+    moved AS (
         DELETE FROM securitylake.queue q
          WHERE q.route_key = ANY (securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid))
         RETURNING q.*)
     INSERT INTO securitylake.dead_letter (source, event, region, account_id, reason, enqueued_at)
-    SELECT s.name, m.event, m.region, m.account_id, 'source dropped', m.enqueued_at FROM moved m;
+    SELECT s.name, m.event, m.region, m.account_id,
+           CASE WHEN bt.object_key IS NULL THEN 'source dropped'
+                ELSE format('source dropped while a batch held it: the event may already be in %s', bt.object_key) END,
+           m.enqueued_at
+      FROM moved m LEFT JOIN batched bt ON bt.id = m.id;
     DELETE FROM securitylake.batch b WHERE b.source = s.name;
     DELETE FROM securitylake.source o WHERE o.name = s.name;
 END

@@ -11,13 +11,34 @@ CREATE VIEW securitylake.sources AS
       FROM securitylake.source;
 COMMENT ON VIEW securitylake.sources IS 'configured Security Lake sources (no secrets)';
 
+-- A source's queued rows (count) and the enqueue time of the head of each of its routing
+-- keys (the next rows a claim takes), read through the primary key (route_key, id) only:
+-- an index-only count of the source's own entries and one probe per key. With a large
+-- backlog the planner would rather scan the whole queue (every source's rows) than count
+-- one key's entries; inside this function sequential and bitmap scans (which read the
+-- heap) and parallel workers are off, so the count is an index-only scan of the keys.
+-- SECURITY DEFINER: readers of the metrics view see counts, never the queue.
+CREATE FUNCTION securitylake._queue_depth(keys text[], OUT events bigint, OUT head_enqueued_at timestamptz)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+    SET enable_bitmapscan = off
+    SET max_parallel_workers_per_gather = 0
+AS $fn$
+    SELECT (SELECT count(*) FROM securitylake.queue q WHERE q.route_key OPERATOR(pg_catalog.=) ANY (keys)),
+           (SELECT min(h.enqueued_at)
+              FROM unnest(keys) AS k(key)
+             CROSS JOIN LATERAL (SELECT q.enqueued_at FROM securitylake.queue q
+                                  WHERE q.route_key OPERATOR(pg_catalog.=) k.key ORDER BY q.id LIMIT 1) h);
+$fn$;
+
 -- Delivery per source. queued_rows counts the rows routed to the source (by name or
 -- by class); last_error is secret-free by construction (AWS codes and messages).
 CREATE VIEW securitylake.status AS
     SELECT s.name AS source,
            s.enabled,
-           q.queued_rows,
-           now() - q.oldest_enqueued_at AS oldest_queued_age,
+           q.events AS queued_rows,
+           now() - q.head_enqueued_at AS oldest_queued_age,
            (SELECT count(*) FROM securitylake.batch b WHERE b.source = s.name) AS pending_batches,
            st.last_upload_at,
            st.last_error,
@@ -31,10 +52,7 @@ CREATE VIEW securitylake.status AS
            (SELECT count(*) FROM securitylake.dead_letter d WHERE d.source = s.name) AS dead_letters
       FROM securitylake.source s
       LEFT JOIN securitylake.source_state st ON st.source = s.name
-      LEFT JOIN LATERAL (
-            SELECT count(*) AS queued_rows, min(qq.enqueued_at) AS oldest_enqueued_at
-              FROM securitylake.queue qq
-             WHERE qq.route_key = ANY (securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid))) q ON true
+      CROSS JOIN LATERAL securitylake._queue_depth(securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid)) q
       LEFT JOIN LATERAL (
             SELECT count(*) AS objects, sum(up.rows) AS rows, sum(up.bytes) AS bytes
               FROM securitylake.uploads up WHERE up.source = s.name) u ON true;

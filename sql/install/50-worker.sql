@@ -1,20 +1,24 @@
 -- securitylake install script: what the workers and flush() call.
 
--- The routing keys present in the queue: a loose scan of the primary key
--- (route_key, id), one index probe per distinct key, however many rows are queued.
-CREATE FUNCTION securitylake._queued_keys()
+-- The routing keys present in the queue after a key (NULL: from the first), in order: a
+-- loose scan of the primary key (route_key, id), one index probe per distinct key,
+-- however many rows are queued. Read lazily: a caller that stops early stops the scan.
+-- A SQL-standard body (parsed once, when created: no search_path applies) that PostgreSQL
+-- inlines into its caller, so the scan is read lazily.
+CREATE FUNCTION securitylake._queued_keys(after text DEFAULT NULL)
     RETURNS SETOF text
     LANGUAGE sql STABLE
-    SET search_path = pg_catalog, pg_temp
-AS $fn$
+BEGIN ATOMIC
     WITH RECURSIVE k(key) AS (
-        (SELECT q.route_key FROM securitylake.queue q ORDER BY q.route_key LIMIT 1)
+        (SELECT q.route_key FROM securitylake.queue q
+          WHERE after IS NULL OR q.route_key OPERATOR(pg_catalog.>) after
+          ORDER BY q.route_key LIMIT 1)
         UNION ALL
         SELECT (SELECT q.route_key FROM securitylake.queue q
                  WHERE q.route_key OPERATOR(pg_catalog.>) k.key ORDER BY q.route_key LIMIT 1)
           FROM k WHERE k.key IS NOT NULL)
     SELECT k.key FROM k WHERE k.key IS NOT NULL;
-$fn$;
+END;
 
 -- An event's JSON size before compression, read from its header without decompressing
 -- or fetching it (toast_raw_datum_size).
@@ -42,29 +46,32 @@ CREATE FUNCTION securitylake.flush(source text DEFAULT NULL, timeout interval DE
 COMMENT ON FUNCTION securitylake.flush(text, interval) IS
     'deliver every event queued before the call (one source or all) and list the objects written';
 
--- Queued rows up to an id still waiting for delivery: of one source, or (source NULL) of
--- every enabled source and the rows no source takes (which the sweep dead-letters).
+-- Queued rows up to an id still waiting for delivery: of one source (its routing keys, probed
+-- directly), or (source NULL) of every enabled source, and the rows no source takes (which
+-- the sweep dead-letters; the loose scan stops at the first such key with such a row, and
+-- the keys the sources take are few).
 CREATE FUNCTION securitylake._flush_pending(source text, upto bigint)
     RETURNS bool
     LANGUAGE sql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $fn$
-    SELECT EXISTS (
-        SELECT 1 FROM securitylake._queued_keys() AS k(key)
-         WHERE CASE WHEN _flush_pending.source IS NULL
-                    THEN EXISTS (SELECT 1 FROM securitylake.source s
-                                  WHERE s.enabled AND k.key OPERATOR(pg_catalog.=)
-                                        ANY (securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid)))
-                         OR NOT EXISTS (SELECT 1 FROM securitylake.source s
-                                         WHERE k.key OPERATOR(pg_catalog.=)
-                                               ANY (securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid)))
-                    ELSE EXISTS (SELECT 1 FROM securitylake.source s
-                                  WHERE s.name OPERATOR(pg_catalog.=) _flush_pending.source
-                                    AND k.key OPERATOR(pg_catalog.=)
-                                        ANY (securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid)))
-               END
-           AND EXISTS (SELECT 1 FROM securitylake.queue q
-                        WHERE q.route_key OPERATOR(pg_catalog.=) k.key AND q.id OPERATOR(pg_catalog.<=) upto));
+    SELECT CASE WHEN _flush_pending.source IS NOT NULL THEN
+        EXISTS (SELECT 1 FROM securitylake.source s, securitylake.queue q
+                 WHERE s.name OPERATOR(pg_catalog.=) _flush_pending.source
+                   AND q.route_key OPERATOR(pg_catalog.=) ANY (securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid))
+                   AND q.id OPERATOR(pg_catalog.<=) upto)
+    ELSE
+        EXISTS (SELECT 1 FROM securitylake.source s, securitylake.queue q
+                 WHERE s.enabled
+                   AND q.route_key OPERATOR(pg_catalog.=) ANY (securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid))
+                   AND q.id OPERATOR(pg_catalog.<=) upto)
+        OR EXISTS (SELECT 1 FROM securitylake._queued_keys() AS k(key)
+                    WHERE NOT EXISTS (SELECT 1 FROM securitylake.source s
+                                       WHERE k.key OPERATOR(pg_catalog.=)
+                                             ANY (securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid)))
+                      AND EXISTS (SELECT 1 FROM securitylake.queue q
+                                   WHERE q.route_key OPERATOR(pg_catalog.=) k.key AND q.id OPERATOR(pg_catalog.<=) upto))
+    END;
 $fn$;
 
 -- Disabled sources with rows queued up to an id (flush() without a name skips them).
@@ -81,11 +88,11 @@ AS $fn$
                       AND q.id OPERATOR(pg_catalog.<=) upto);
 $fn$;
 
-REVOKE ALL ON FUNCTION securitylake._queued_keys(), securitylake._raw_size(jsonb),
+REVOKE ALL ON FUNCTION securitylake._queued_keys(text), securitylake._raw_size(jsonb),
                        securitylake._worker_alive(int, timestamptz), securitylake.flush(text, interval),
                        securitylake._flush_pending(text, bigint), securitylake._flush_skipped(bigint)
     FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION securitylake.flush(text, interval) TO securitylake_admin;
-GRANT EXECUTE ON FUNCTION securitylake._queued_keys(), securitylake._raw_size(jsonb),
+GRANT EXECUTE ON FUNCTION securitylake._queued_keys(text), securitylake._raw_size(jsonb),
                           securitylake._worker_alive(int, timestamptz)
     TO securitylake_worker;

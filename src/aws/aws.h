@@ -1,8 +1,9 @@
 /*
  * aws.h — a small AWS client in plain C11 (no PostgreSQL headers): SigV4, S3 PutObject and
- * multipart upload driven by the caller, STS AssumeRole with an ExternalId, the standard
- * credential chain, a generic SigV4-signed REST-JSON call (the Security Lake control plane),
- * retries with exponential backoff and full jitter, and an endpoint allow-list check.
+ * multipart upload driven by the caller, STS AssumeRole with an ExternalId and
+ * GetCallerIdentity, the standard credential chain, a generic SigV4-signed REST-JSON call
+ * (the Security Lake control plane), retries with exponential backoff and full jitter, and
+ * an endpoint allow-list check.
  *
  * Built on libcurl (one easy handle per client, kept alive), OpenSSL (SHA-256, HMAC, MD5,
  * OPENSSL_cleanse) and libxml2 (every XML answer). JSON is the caller's business.
@@ -236,6 +237,17 @@ int			aws_rest_json(aws_client *client, const char *service, const char *method,
 						  const char *path_and_query, const char *json_body,
 						  long *status, char **response_body,
 						  char *error_type, size_t error_type_len, aws_error *err);
+
+/* ---- STS ------------------------------------------------------------------------------- */
+
+/*
+ * STS GetCallerIdentity signed with the base credentials (never the configured role): the
+ * 12-digit account (and, if arn is not NULL, the ARN) of the identity the client runs as.
+ * No IAM permission is needed for it. 0 on success; -1 with *err (MalformedResponse when the
+ * answer lacks them or they do not fit the buffers).
+ */
+int			aws_get_caller_identity(aws_client *client, char *account, size_t account_len,
+									char *arn, size_t arn_len, aws_error *err);
 
 /* ---- misc ----------------------------------------------------------------------------- */
 

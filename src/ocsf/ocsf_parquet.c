@@ -150,45 +150,67 @@ schema_failed(builder *b, int rc, const char *what, const char *name)
 
 static int	add_attrs(builder *b, pq_field parent, const ocsf_attr *attrs, int32_t n);
 
+bool
+ocsf_attr_column_type(const ocsf_attr *a, pq_column_type *out)
+{
+	switch ((ocsf_coltype) a->coltype)
+	{
+		case OCSF_COL_BOOLEAN:
+			*out = PQ_COL_BOOLEAN;
+			return true;
+		case OCSF_COL_INT32:
+			*out = PQ_COL_INT32;
+			return true;
+		case OCSF_COL_INT64:
+			*out = PQ_COL_INT64;
+			return true;
+		case OCSF_COL_TIMESTAMP_MS:
+			*out = PQ_COL_TIMESTAMP_MILLIS;
+			return true;
+		case OCSF_COL_DOUBLE:
+			*out = PQ_COL_DOUBLE;
+			return true;
+		case OCSF_COL_STRING:
+			*out = PQ_COL_STRING;
+			return true;
+		case OCSF_COL_JSON:
+			*out = PQ_COL_JSON;
+			return true;
+		case OCSF_COL_OBJECT:
+		case OCSF_COL_MAP:
+			break;
+	}
+	return false;
+}
+
+bool
+ocsf_pq_leaf_column_type(const ocsf_pq_schema *s, pq_field field, pq_column_type *out)
+{
+	const ocsf_attr *a;
+
+	if (s == NULL || field <= PQ_ROOT || field >= s->num_fields || !pq_field_is_leaf(s->schema, field))
+		return false;
+	a = s->field_attr[field];
+	if (a != NULL && a->coltype != OCSF_COL_MAP)
+		return ocsf_attr_column_type(a, out);
+	*out = PQ_COL_STRING;		/* a MAP<STRING,STRING>'s key or value */
+	return true;
+}
+
 /* A scalar leaf of attribute A (or the element of its list) named NAME. */
 static int
 add_scalar(builder *b, pq_field parent, const char *name, const ocsf_attr *a,
 		   pq_field *out)
 {
-	pq_physical physical = PQ_BYTE_ARRAY;
-	pq_logical	logical = PQ_LOGICAL_NONE;
+	pq_column_type type;
 	int			rc;
 
-	switch ((ocsf_coltype) a->coltype)
+	if (!ocsf_attr_column_type(a, &type))
 	{
-		case OCSF_COL_BOOLEAN:
-			physical = PQ_BOOLEAN;
-			break;
-		case OCSF_COL_INT32:
-			physical = PQ_INT32;
-			break;
-		case OCSF_COL_INT64:
-			physical = PQ_INT64;
-			break;
-		case OCSF_COL_TIMESTAMP_MS:
-			physical = PQ_INT64;
-			logical = PQ_LOGICAL_TIMESTAMP_MILLIS;
-			break;
-		case OCSF_COL_DOUBLE:
-			physical = PQ_DOUBLE;
-			break;
-		case OCSF_COL_STRING:
-			logical = PQ_LOGICAL_STRING;
-			break;
-		case OCSF_COL_JSON:
-			logical = PQ_LOGICAL_JSON;
-			break;
-		case OCSF_COL_OBJECT:
-		case OCSF_COL_MAP:
-			set_error(b->errbuf, b->errbuf_len, "attribute \"%s\" is not a scalar", a->name);
-			return PQ_ERR_ARG;
+		set_error(b->errbuf, b->errbuf_len, "attribute \"%s\" is not a scalar", a->name);
+		return PQ_ERR_ARG;
 	}
-	rc = pq_schema_add_leaf(b->out->schema, parent, name, PQ_OPTIONAL, physical, logical, out);
+	rc = pq_schema_add_column(b->out->schema, parent, name, PQ_OPTIONAL, type, out);
 	return rc == PQ_OK ? PQ_OK : schema_failed(b, rc, "column", a->name);
 }
 
@@ -204,8 +226,8 @@ add_map(builder *b, pq_field parent, const char *name, const ocsf_attr *a, pq_fi
 	rc = pq_schema_add_map(b->out->schema, parent, name, PQ_OPTIONAL, PQ_BYTE_ARRAY,
 						   PQ_LOGICAL_STRING, out, &key_value, &key);
 	if (rc == PQ_OK)
-		rc = pq_schema_add_leaf(b->out->schema, key_value, "value", PQ_OPTIONAL,
-								PQ_BYTE_ARRAY, PQ_LOGICAL_STRING, &value);
+		rc = pq_schema_add_column(b->out->schema, key_value, "value", PQ_OPTIONAL,
+								  PQ_COL_STRING, &value);
 	return rc == PQ_OK ? PQ_OK : schema_failed(b, rc, "map", a->name);
 }
 

@@ -60,6 +60,18 @@ int			ocsf_pq_schema_build(ocsf_pq_schema *out, const ocsf_version *version,
 								 const pq_allocator *alloc, char *errbuf, size_t errbuf_len);
 void		ocsf_pq_schema_free(ocsf_pq_schema *s);
 
+/*
+ * The column type of a scalar attribute (OCSF_COL_OBJECT and OCSF_COL_MAP are not
+ * scalars: false). parquet.h's pq_column_type maps it to Parquet types.
+ */
+bool		ocsf_attr_column_type(const ocsf_attr *a, pq_column_type *out);
+
+/*
+ * The column type of a leaf of the built schema: its attribute's, or STRING for the
+ * key and value of a MAP<STRING,STRING>. False for a group or a field out of range.
+ */
+bool		ocsf_pq_leaf_column_type(const ocsf_pq_schema *s, pq_field field, pq_column_type *out);
+
 /* The OCSF attribute of a field (NULL: see field_attr above, or out of range). */
 const ocsf_attr *ocsf_pq_field_attr(const ocsf_pq_schema *s, pq_field field);
 

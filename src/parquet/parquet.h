@@ -123,6 +123,46 @@ typedef enum pq_logical
 	PQ_LOGICAL_TIMESTAMP_MILLIS /* INT64, isAdjustedToUTC = true */
 } pq_logical;
 
+/*
+ * Column types: the one mapping from the kind of a column (what a schema says a value
+ * is) to its Parquet physical and logical types. The OCSF tables (src/ocsf), the
+ * reference connector's tag schemas and the shredder all name columns by these and
+ * build them with pq_schema_add_column(); nothing else decides a column's Parquet types.
+ *
+ *   PQ_COL_BOOLEAN           BOOLEAN
+ *   PQ_COL_INT8 / INT16      INT32 INT(8|16, signed)   (narrow ints need the annotation)
+ *   PQ_COL_INT32             INT32                      (plain, as parquet-mr writes Avro int)
+ *   PQ_COL_INT64             INT64                      (plain, as parquet-mr writes Avro long)
+ *   PQ_COL_TIMESTAMP_MILLIS  INT64 TIMESTAMP(MILLIS, UTC)
+ *   PQ_COL_FLOAT / DOUBLE    FLOAT / DOUBLE
+ *   PQ_COL_STRING            BYTE_ARRAY STRING
+ *   PQ_COL_JSON              BYTE_ARRAY STRING: JSON text, annotated as a string as in
+ *                            Security Lake's own tables (parquet-avro reads a JSON-annotated
+ *                            binary as bytes; Athena reads both as varchar)
+ *   PQ_COL_BYTES             BYTE_ARRAY, no annotation
+ */
+typedef enum pq_column_type
+{
+	PQ_COL_BOOLEAN = 0,
+	PQ_COL_INT8,
+	PQ_COL_INT16,
+	PQ_COL_INT32,
+	PQ_COL_INT64,
+	PQ_COL_TIMESTAMP_MILLIS,
+	PQ_COL_FLOAT,
+	PQ_COL_DOUBLE,
+	PQ_COL_STRING,
+	PQ_COL_JSON,
+	PQ_COL_BYTES
+} pq_column_type;
+
+#define PQ_COL_NUM_TYPES 11
+
+/* The Parquet types of a column type; false for a value out of the enum. */
+bool		pq_column_type_parquet(pq_column_type type, pq_physical *physical, pq_logical *logical);
+/* "BOOLEAN", "INT8", ..., "JSON", "BYTES" (NULL out of range). */
+const char *pq_column_type_name(pq_column_type type);
+
 typedef struct pq_schema pq_schema;
 
 /* A field is an index into its schema; the root group is field 0. Negative = none. */
@@ -142,6 +182,10 @@ int			pq_schema_add_group(pq_schema *schema, pq_field parent, const char *name,
 int			pq_schema_add_leaf(pq_schema *schema, pq_field parent, const char *name,
 							   pq_repetition repetition, pq_physical physical,
 							   pq_logical logical, pq_field *out);
+
+/* Add a leaf of a column type (pq_column_type_parquet gives its Parquet types). */
+int			pq_schema_add_column(pq_schema *schema, pq_field parent, const char *name,
+								 pq_repetition repetition, pq_column_type type, pq_field *out);
 
 /*
  * Standard 3-level LIST:  <repetition> group NAME (LIST) { repeated group list { element } }
@@ -191,6 +235,21 @@ bool		pq_field_is_list(const pq_schema *schema, pq_field field);
 bool		pq_field_is_map(const pq_schema *schema, pq_field field);
 /* For a LIST/MAP outer group: its repeated group ("list" / "key_value"). */
 pq_field	pq_field_repeated_group(const pq_schema *schema, pq_field field);
+
+/* ---- Avro schema ---------------------------------------------------------------------- */
+/*
+ * The Avro schema equivalent to SCHEMA (avro.c says how each Parquet shape maps), as
+ * JSON text: a record RECORD_NAME in NAMESPACE (dotted, may be "" or NULL) whose nested
+ * records are named after their fields, in namespaces that follow their paths. Writers
+ * put it in the file's key/value metadata as "parquet.avro.schema" for parquet-mr's
+ * AvroParquetReader. *out (NUL-terminated, *out_len bytes without the NUL) is allocated
+ * through ALLOC (NULL: libc); free it with that allocator. PQ_ERR_SCHEMA (with a
+ * sentence in errbuf) when a name is not an Avro name ([A-Za-z_][A-Za-z0-9_]*).
+ */
+int			pq_avro_schema(const pq_schema *schema, const char *record_name, const char *namespace_,
+						   const pq_allocator *alloc, char **out, size_t *out_len,
+						   char *errbuf, size_t errbuf_len);
+bool		pq_avro_valid_name(const char *name);
 
 /* ---- sinks --------------------------------------------------------------------------- */
 typedef struct pq_sink
@@ -268,6 +327,7 @@ const char *pq_writer_error(const pq_writer *w);
  * the memory limit, whichever comes first). */
 int			pq_writer_flush_row_group(pq_writer *w);
 
+bool		pq_writer_in_record(const pq_writer *w);	/* between begin_record and its end */
 int64_t		pq_writer_num_rows(const pq_writer *w);	/* committed records */
 int32_t		pq_writer_num_row_groups(const pq_writer *w);	/* written so far */
 uint64_t	pq_writer_bytes_written(const pq_writer *w);	/* to the sink so far */
@@ -278,6 +338,12 @@ size_t		pq_writer_memory_bytes(const pq_writer *w);	/* data + level runs, open r
 int			pq_begin_record(pq_writer *w);
 /* Checks REQUIRED fields of the root; may close a row group (and so call the sink). */
 int			pq_end_record(pq_writer *w);
+/*
+ * Check the record as pq_end_record would (nothing left open, every REQUIRED field of
+ * the root given), then drop it as pq_abandon_record does: the writer is as before
+ * pq_begin_record whatever the result. For validating events without writing them.
+ */
+int			pq_check_record(pq_writer *w);
 /* Drop everything given since pq_begin_record; the writer is as before it. */
 int			pq_abandon_record(pq_writer *w);
 

@@ -393,6 +393,29 @@ pq_end_record(pq_writer *w)
 }
 
 int
+pq_check_record(pq_writer *w)
+{
+	int			rc = PQ_OK;
+
+	if (w == NULL)
+		return PQ_ERR_ARG;
+	if (!w->in_record)
+		return pq_fail(w, PQ_ERR_STATE, "pq_check_record outside a record");
+	if (w->record_failed)
+		rc = pq_fail(w, PQ_ERR_STATE, "the record had an error");
+	else if (w->depth != 1)
+		rc = record_fail(w, PQ_ERR_STATE, "pq_check_record with %s still open",
+						 w->stack[w->depth - 1].kind == PQ_FRAME_GROUP ? "a group" : "a list");
+	else
+		rc = check_required(w, PQ_ROOT);
+	rollback(w);
+	w->in_record = false;
+	w->record_failed = false;
+	w->depth = 0;
+	return rc;
+}
+
+int
 pq_abandon_record(pq_writer *w)
 {
 	if (w == NULL)

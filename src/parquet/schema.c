@@ -425,3 +425,56 @@ pq_status_name(int status)
 	}
 	return "PQ_ERR_UNKNOWN";
 }
+
+/* ---- column types (parquet.h says why each maps as it does) ---- */
+
+static const struct
+{
+	const char *name;
+	pq_physical physical;
+	pq_logical	logical;
+}			column_types[PQ_COL_NUM_TYPES] = {
+	[PQ_COL_BOOLEAN] = {"BOOLEAN", PQ_BOOLEAN, PQ_LOGICAL_NONE},
+	[PQ_COL_INT8] = {"INT8", PQ_INT32, PQ_LOGICAL_INT8},
+	[PQ_COL_INT16] = {"INT16", PQ_INT32, PQ_LOGICAL_INT16},
+	[PQ_COL_INT32] = {"INT32", PQ_INT32, PQ_LOGICAL_NONE},
+	[PQ_COL_INT64] = {"INT64", PQ_INT64, PQ_LOGICAL_NONE},
+	[PQ_COL_TIMESTAMP_MILLIS] = {"TIMESTAMP_MILLIS", PQ_INT64, PQ_LOGICAL_TIMESTAMP_MILLIS},
+	[PQ_COL_FLOAT] = {"FLOAT", PQ_FLOAT, PQ_LOGICAL_NONE},
+	[PQ_COL_DOUBLE] = {"DOUBLE", PQ_DOUBLE, PQ_LOGICAL_NONE},
+	[PQ_COL_STRING] = {"STRING", PQ_BYTE_ARRAY, PQ_LOGICAL_STRING},
+	[PQ_COL_JSON] = {"JSON", PQ_BYTE_ARRAY, PQ_LOGICAL_STRING},
+	[PQ_COL_BYTES] = {"BYTES", PQ_BYTE_ARRAY, PQ_LOGICAL_NONE},
+};
+
+bool
+pq_column_type_parquet(pq_column_type type, pq_physical *physical, pq_logical *logical)
+{
+	if ((int) type < 0 || (int) type >= PQ_COL_NUM_TYPES)
+		return false;
+	*physical = column_types[type].physical;
+	*logical = column_types[type].logical;
+	return true;
+}
+
+const char *
+pq_column_type_name(pq_column_type type)
+{
+	if ((int) type < 0 || (int) type >= PQ_COL_NUM_TYPES)
+		return NULL;
+	return column_types[type].name;
+}
+
+int
+pq_schema_add_column(pq_schema *s, pq_field parent, const char *name, pq_repetition rep,
+					 pq_column_type type, pq_field *out)
+{
+	pq_physical physical;
+	pq_logical	logical;
+
+	if (s == NULL)
+		return PQ_ERR_ARG;
+	if (!pq_column_type_parquet(type, &physical, &logical))
+		return schema_fail(s, PQ_ERR_ARG, "field \"%s\" has an unknown column type", name ? name : "");
+	return pq_schema_add_leaf(s, parent, name, rep, physical, logical, out);
+}

@@ -471,3 +471,9 @@ pq_writer_memory_bytes(const pq_writer *w)
 {
 	return w ? w->buffered + w->level_bytes : 0;
 }
+
+bool
+pq_writer_in_record(const pq_writer *w)
+{
+	return w != NULL && w->in_record;
+}

@@ -12,6 +12,7 @@
  *   awsctl head   BUCKET KEY
  *   awsctl list   BUCKET PREFIX
  *   awsctl creds                       resolve (and assume the role, if configured)
+ *   awsctl whoami                      STS GetCallerIdentity with the base credentials
  *   awsctl location LOCATION           parse s3://... or https://... only
  *   awsctl rest SERVICE METHOD PATH [JSONFILE]   aws_rest_json; prints status, error_type, body
  *   awsctl sl-create NAME VERSION CLASSES ROLEARN EXTID PRINCIPAL   CreateCustomLogSource
@@ -370,6 +371,23 @@ cmd_location(char **argv)
 	return 0;
 }
 
+/* STS GetCallerIdentity with the base credentials: {"ok":true,"account":...,"arn":...} */
+static int
+cmd_whoami(aws_client *c, aws_error *err)
+{
+	char		account[32];
+	char		arn[2048];
+
+	if (aws_get_caller_identity(c, account, sizeof(account), arn, sizeof(arn), err) != 0)
+		return -1;
+	printf("{\"ok\":true,\"account\":");
+	print_json_string(account);
+	printf(",\"arn\":");
+	print_json_string(arn);
+	printf("}\n");
+	return 0;
+}
+
 /* ---- Security Lake through aws_rest_json ----------------------------------------------------- */
 static char *
 slurp(const char *path)
@@ -537,6 +555,8 @@ run(aws_client *c, const char *cmd, int argc, char **argv, aws_error *err)
 		return cmd_head(c, argv, err);
 	if (strcmp(cmd, "list") == 0 && argc == 2)
 		return cmd_list(c, argv, err);
+	if (strcmp(cmd, "whoami") == 0 && argc == 0)
+		return cmd_whoami(c, err);
 	if (strcmp(cmd, "creds") == 0 && argc == 0)
 	{
 		if (aws_client_check_credentials(c, err) != 0)
@@ -544,7 +564,7 @@ run(aws_client *c, const char *cmd, int argc, char **argv, aws_error *err)
 		printf("{\"ok\":true}\n");
 		return 0;
 	}
-	fprintf(stderr, "usage: awsctl put|upload|multipart|abort|get|head|list|creds|location|rest|sl-create|sl-delete ARGS\n");
+	fprintf(stderr, "usage: awsctl put|upload|multipart|abort|get|head|list|creds|whoami|location|rest|sl-create|sl-delete ARGS\n");
 	return -3;
 }
 

@@ -201,6 +201,21 @@ test('AssumeRole with the right ExternalId: the session token signs the PUT', as
   assert.notEqual(put.accessKeyId, USER.accessKeyId, 'temporary key, not the user');
 });
 
+test('GetCallerIdentity names the base identity, even with a role configured', async () => {
+  await admin(gate, 'requests/clear', {});
+  const r = await awsctl(['whoami'], roleEnv());
+  assert.equal(r.code, 0, r.stdout);
+  assert.deepEqual(r.json, { ok: true, account: '123456789012', arn: 'arn:aws:iam::123456789012:user/gate' });
+  const log = (await requests()).filter((q) => q.service === 'sts');
+  // Signed with the user's own key (the principal that assumes provider roles), no AssumeRole.
+  assert.deepEqual(log.map((q) => [q.action, q.accessKeyId, q.status]),
+    [['GetCallerIdentity', USER.accessKeyId, 200]]);
+  const bad = await awsctl(['whoami'], baseEnv({ AWS_SECRET_ACCESS_KEY: 'wrong-secret-0000000000000000000000000' }));
+  assert.equal(bad.json.ok, false);
+  assert.equal(bad.json.error.code, 'SignatureDoesNotMatch');
+  assert.equal(bad.json.error.operation, 'GetCallerIdentity');
+});
+
 test('a wrong ExternalId gives a clear AccessDenied', async () => {
   const r = await awsctl(['creds'], roleEnv({ AWSCTL_EXTERNAL_ID: 'wrong-external-id' }));
   assert.notEqual(r.code, 0);

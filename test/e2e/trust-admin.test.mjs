@@ -11,13 +11,14 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { psql, query, one, lit, skipNoPg } from '../lib/pg.mjs';
 import { openDuck } from '../lib/duck.mjs';
-import { startGate } from '../lib/gate.mjs';
+import { startGate, admin } from '../lib/gate.mjs';
 import { AUTH_SCHEMA, authEvents } from './fixtures.mjs';
 import { SAFE, loginRole, dropRole, lakeUids, exactlyOnce } from './trust-lib.mjs';
 
 const BUCKET = 'aws-security-data-lake-us-east-1-adminlake';
 const USER = { accessKeyId: 'AKIAADMINTESTUSER001', secretAccessKey: 'adminSecretKeyForTheGate00000000000001' };
 const ADMIN = 'trust_ops';
+const CRAWLER = 'arn:aws:iam::123456789012:role/AmazonSecurityLakeCustomSourceCrawler';
 let gate;
 let duck;
 
@@ -42,7 +43,8 @@ function queue(source, events) {
 
 before(async () => {
   if (skipNoPg) return;
-  gate = await startGate({ users: [USER], buckets: [BUCKET] });
+  gate = await startGate({ users: [USER], buckets: [BUCKET], roles: [],
+    securityLake: { account: '123456789012', allow: [USER.accessKeyId], bucket: BUCKET } });
   duck = await openDuck();
   psql('DROP EXTENSION IF EXISTS securitylake CASCADE; CREATE EXTENSION securitylake;', SAFE);
   loginRole(ADMIN, 'IN ROLE securitylake_admin');
@@ -102,6 +104,33 @@ test('a non-superuser member of securitylake_admin calls every function granted 
   exercise('version', () => assert.match(adminOne('SELECT securitylake.version()'), /^securitylake version /));
   exercise('route_key', () => assert.equal(adminOne(`SELECT securitylake.route_key(NULL, '{"class_uid": 3002}')`), '#3002'));
   exercise('source_route_keys', () => assert.deepEqual(adminOne(`SELECT securitylake.source_route_keys('a', true, 3002)`), ['a', '#3002']));
+
+  // register_custom_source: a custom source made in Security Lake (the gate's emulation) with
+  // the server's identity, and the source built from its answer delivering through the provider
+  // role Security Lake made; then deregister_custom_source removes both.
+  const gateOpts = { securitylake_endpoint: gate.url, endpoint: gate.url, sts_endpoint: gate.url, force_path_style: true };
+  const reg = exercise('register_custom_source', () => JSON.parse(asAdmin(`SELECT row_to_json(r) FROM securitylake.register_custom_source('adm_reg', 3002,
+      'us-east-1', ${lit(CRAWLER)}, options => ${lit(JSON.stringify(gateOpts))}::jsonb) r`).trim()));
+  assert.ok(reg, 'register_custom_source answered');
+  const registered = adminOne(`SELECT row_to_json(s) FROM securitylake.sources s WHERE name = 'adm_reg'`);
+  assert.match(registered.role_arn, /AmazonSecurityLake-Provider-adm_reg-us-east-1/, 'the source uses the provider role Security Lake made');
+  const third = authEvents(10, { seed: 1003 });
+  queue('adm_reg', third);
+  asAdmin(`SELECT count(*) FROM securitylake.flush('adm_reg', '60 s')`);
+  const regSeen = await lakeUids(duck, gate.dataDir, BUCKET, registered.prefix);
+  assert.deepEqual(exactlyOnce(regSeen, third.map((e) => e.metadata.uid)), { lost: 0, duplicated: 0, unexpected: 0 }, 'delivered through the registered source');
+  exercise('deregister_custom_source', () => asAdmin(`SELECT securitylake.deregister_custom_source('adm_reg', options => ${lit(JSON.stringify(gateOpts))}::jsonb)`));
+  assert.equal(one(`SELECT count(*) FROM securitylake.source WHERE name = 'adm_reg'`, SAFE), 0, 'the source was removed');
+  assert.equal((await admin(gate, 'securitylake/sources')).filter((x) => x.sourceName === 'adm_reg').length, 0, '... and the custom source in Security Lake');
+
+  // The helpers of the metrics and of registration, and validate.
+  exercise('event_class_name', () => assert.equal(adminOne('SELECT securitylake.event_class_name(3002)'), 'AUTHENTICATION'));
+  exercise('dead_letter_reason_class', () => assert.equal(adminOne(`SELECT securitylake.dead_letter_reason_class('could not be delivered: x')`), 'encode_error'));
+  exercise('error_code', () => assert.equal(adminOne(`SELECT securitylake.error_code('x (securitylake.allowed_endpoints)')`), 'EndpointNotAllowed'));
+  exercise('validate', () => {
+    assert.equal(adminOne(`SELECT securitylake.validate(${lit(JSON.stringify(authEvents(1, { seed: 1004 })[0]))}::jsonb, ${lit(name)})`), null, 'a good event validates');
+    assert.ok(adminOne(`SELECT securitylake.validate('{"class_uid": 3002}'::jsonb, ${lit(name)})`), 'a bad one gets its reason');
+  });
 
   // clear_credentials, drop_source
   exercise('clear_credentials', () => asAdmin('SELECT securitylake.clear_credentials()'));

@@ -1,7 +1,8 @@
 // Strict validation into dead letters: every case of the committed corpus of invalid and
 // adversarial events (test/ocsf/invalid, plus the large ones generated at test time) lands
 // in securitylake.dead_letter with its expected reason, no backend crashes, and the valid
-// events queued in the same flush (test/ocsf/valid) are delivered.
+// events queued in the same flush (test/ocsf/valid) are delivered. securitylake.validate()
+// gives each case exactly the worker's reason (NULL for the delivered ones).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -95,6 +96,18 @@ test('invalid events are dead-lettered with precise reasons; valid neighbours ar
     else if (!rows[0].reason.includes(c.reason_contains)) failures.push(`${c.name}: reason "${rows[0].reason.slice(0, 200)}" lacks "${c.reason_contains}"`);
   }
   assert.deepEqual(failures, []);
+  // validate() gives exactly the worker's reason, case by case (the same code path).
+  const differ = [];
+  for (const c of queued) {
+    const [row] = query(`SELECT reason, securitylake.validate(${lit(eventText(c))}::jsonb, ${lit(c.source)}) AS v
+                           FROM securitylake.dead_letter WHERE source = ${lit(c.source)} AND event = ${lit(eventText(c))}::jsonb LIMIT 1`);
+    if (!row || row.v !== row.reason) differ.push(`${c.name}: worker "${row?.reason?.slice(0, 160)}", validate() "${row?.v?.slice(0, 160)}"`);
+  }
+  for (const c of valid) {
+    const v = one(`SELECT securitylake.validate(${lit(eventText(c))}::jsonb, ${lit(sourceName(c.ocsf_version, c.class_uid))})`);
+    if (v !== null) differ.push(`${c.name}: delivered by the worker, validate() says "${v.slice(0, 160)}"`);
+  }
+  assert.deepEqual(differ, [], 'validate() equals the worker\'s verdict for every case');
   const rejectedValid = [];
   for (const c of valid) {
     const rows = query(`SELECT reason FROM securitylake.dead_letter WHERE event = ${lit(eventText(c))}::jsonb`);

@@ -479,6 +479,14 @@ export async function startGateInProcess(options = {}) {
       case 'RequestTimeout':
         send(new GateError(400, 'RequestTimeout', 'Your socket connection to the server was not read from or written to within the timeout period.'));
         return true;
+      case 'RequestTimeTooSkewed': {
+        // As if the client's clock were off: S3's answer, with the real time in Date (a
+        // client that corrects its clock from it and retries meets the next fault, if any).
+        const now = new Date();
+        send(new GateError(403, 'RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.',
+          { RequestTime: '20000101T000000Z', ServerTime: now.toISOString(), MaxAllowedSkewMilliseconds: 900000 }));
+        return true;
+      }
       case 'down':
       case '503':
       default:
@@ -595,6 +603,7 @@ export async function startGateInProcess(options = {}) {
         return json(200, { ok: true, released: ids.length });
       }
       case 'GET /__gate/buckets': return json(200, [...buckets.entries()].map(([name, b]) => ({ name, ...b })));
+      case 'GET /__gate/securitylake/sources': return json(200, lake.requested());
       default: return json(404, { error: `no admin endpoint ${req.method} ${path}` });
     }
   }
@@ -745,7 +754,7 @@ export async function startGateInProcess(options = {}) {
     entry.fault = fault;
     const answered = await applyFault(fault, req, res, service === 'sts', resource);
     if (answered) {
-      const st = { reset: 0, RequestTimeout: 400, 500: 500, trickle: 200, hugeError: 403 }[fault] ?? 503;
+      const st = { reset: 0, RequestTimeout: 400, RequestTimeTooSkewed: 403, 500: 500, trickle: 200, hugeError: 403 }[fault] ?? 503;
       log({ ...entry, status: st, code: fault });
     }
     return answered;

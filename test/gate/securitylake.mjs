@@ -89,7 +89,10 @@ export function createSecurityLake({ region, buckets, config, GateError, request
         tableArn: `arn:aws:glue:${r}:${account}:table/amazon_security_lake_glue_db_${rr}/amazon_security_lake_table_${rr}_ext_${name.toLowerCase()}${version ? `_${version.replace(/\W/g, '_')}` : ''}`,
       },
     };
-    sources.set(key, { source, externalId: b.configuration.providerIdentity.externalId, eventClasses: b.eventClasses ?? [] });
+    sources.set(key, {
+      source, externalId: b.configuration.providerIdentity.externalId, principal: b.configuration.providerIdentity.principal,
+      crawlerRoleArn: b.configuration.crawlerConfiguration.roleArn, eventClasses: b.eventClasses ?? [],
+    });
     addRole(roleArn, b.configuration.providerIdentity.externalId);
     return { source };
   }
@@ -165,5 +168,10 @@ export function createSecurityLake({ region, buckets, config, GateError, request
     handle, sendError, actionOf,
     configure(c) { cfg = { ...cfg, ...c }; },
     list: () => [...sources.values()].map((s) => s.source),
+    // What each CreateCustomLogSource asked for (the admin API's GET securitylake/sources).
+    requested: () => [...sources.values()].map(({ source, externalId, principal, crawlerRoleArn, eventClasses }) => ({
+      sourceName: source.sourceName, sourceVersion: source.sourceVersion ?? null, eventClasses, crawlerRoleArn, principal, externalId,
+      provider: source.provider,
+    })),
   };
 }

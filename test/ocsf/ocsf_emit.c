@@ -33,6 +33,7 @@ write_leaf(pq_writer *w, const ocsf_pq_schema *s, pq_field f)
 {
 	const pq_schema *ps = s->schema;
 	const char *name = pq_field_name(ps, f);
+	pq_column_type type;
 
 	switch (pq_field_physical(ps, f))
 	{
@@ -48,7 +49,7 @@ write_leaf(pq_writer *w, const ocsf_pq_schema *s, pq_field f)
 		case PQ_DOUBLE:
 			return pq_value_double(w, f, 1.5);
 		case PQ_BYTE_ARRAY:
-			if (pq_field_logical(ps, f) == PQ_LOGICAL_JSON)
+			if (ocsf_pq_leaf_column_type(s, f, &type) && type == PQ_COL_JSON)
 				return pq_value_bytes(w, f, "{\"k\":1}", 7);
 			if (strcmp(name, "key") == 0 && pq_field_repetition(ps, f) == PQ_REQUIRED)
 				return pq_value_bytes(w, f, "k", 1);

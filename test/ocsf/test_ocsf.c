@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int	test_number = 0;
@@ -339,6 +340,53 @@ test_shapes(void)
 	ok(rc == PQ_ERR_ARG, "no version refused");
 }
 
+/*
+ * Every class of every version has an Avro schema (the parquet.avro.schema entry of its
+ * objects), and every json_t attribute is a STRING column (the one column-type mapping).
+ */
+static void
+test_avro_and_column_types(void)
+{
+	int			nversions;
+	const ocsf_version *const *versions = ocsf_versions(&nversions);
+	int			classes = 0,
+				good = 0,
+				json_columns = 0,
+				json_as_string = 0;
+
+	for (int i = 0; i < nversions; i++)
+		for (int j = 0; j < versions[i]->num_classes; j++)
+		{
+			ocsf_pq_schema s;
+			char		err[256];
+			char	   *text = NULL;
+
+			classes++;
+			if (ocsf_pq_schema_build(&s, versions[i], versions[i]->classes[j].uid, NULL, NULL, err, sizeof(err)) != PQ_OK)
+				continue;
+			if (pq_avro_schema(s.schema, versions[i]->classes[j].name, "securitylake", NULL, &text, NULL, err, sizeof(err)) == PQ_OK &&
+				strstr(text, "\"name\":\"list\"") == NULL)
+				good++;
+			else
+				printf("# %s %d: %s\n", versions[i]->version, versions[i]->classes[j].uid, err);
+			free(text);
+			for (pq_field f = 1; f < s.num_fields; f++)
+			{
+				pq_column_type type;
+
+				if (ocsf_pq_leaf_column_type(&s, f, &type) && type == PQ_COL_JSON)
+				{
+					json_columns++;
+					json_as_string += pq_field_logical(s.schema, f) == PQ_LOGICAL_STRING;
+				}
+			}
+			ocsf_pq_schema_free(&s);
+		}
+	ok(good == classes, "every class of every version has an Avro schema, no record named \"list\" (%d of %d)", good, classes);
+	ok(json_columns > 0 && json_as_string == json_columns,
+	   "json_t columns are BYTE_ARRAY STRING, as Security Lake's own tables (%d of %d)", json_as_string, json_columns);
+}
+
 int
 main(void)
 {
@@ -349,6 +397,7 @@ main(void)
 	test_authentication_shape("1.1.0", 1140);
 	test_authentication_shape("1.3.0", 1781);
 	test_shapes();
+	test_avro_and_column_types();
 	printf("1..%d\n", test_number);
 	return failures ? 1 : 0;
 }

@@ -7,7 +7,8 @@
 // with the rows it wrote as JSON. DuckDB reads every file and every value is compared;
 // parquet_metadata()/parquet_schema() and our own walk of the page headers check the
 // codec, page and row-group limits, statistics and logical types; hyparquet (with
-// hyparquet-compressors for ZSTD) reads the same files as a second reader.
+// hyparquet-compressors for ZSTD) reads the same files as a second reader, and
+// parquet-wasm (arrow-rs) as a third (test/lib/readers.mjs).
 //
 //   node --test test/parquet/readback.test.mjs      (from the repo root)
 import { test, before, after } from 'node:test';
@@ -20,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetReadObjects } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
+import { canonical, readParquetWasm } from '../lib/readers.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 let dir, db, conn, manifest;
@@ -148,6 +150,13 @@ for (const name of JSON_CASES) {
     for (let i = 0; i < rows.length; i++) assert.deepEqual(rows[i], expected[i], `${name} row ${i}`);
   });
 
+  test(`${name}: parquet-wasm (arrow-rs) returns every value written`, () => {
+    const expected = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8'));
+    const rows = readParquetWasm(file(name));
+    assert.equal(rows.length, expected.length);
+    for (let i = 0; i < rows.length; i++) assert.deepEqual(canonical(rows[i]), canonical(expected[i]), `${name} row ${i}`);
+  });
+
   test(`${name}: hyparquet returns every value written`, async () => {
     const expected = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8'));
     const rows = await hyRead(name);
@@ -208,6 +217,16 @@ test('big: 1.2M rows in 5 row groups of many pages, every value as the formula s
   let bad = 0;
   for (let i = 0; i < rows.length; i++) if (rows[i].id !== BigInt(i) || rows[i].uid !== `uid-${i}`) bad++;
   assert.equal(bad, 0);
+  // and the third: every row group, every value of every column
+  const wasm = readParquetWasm(f);
+  assert.equal(wasm.length, 1200000);
+  bad = 0;
+  for (let i = 0; i < wasm.length; i++) {
+    const r = wasm[i];
+    if (r.id !== BigInt(i) || r.uid !== `uid-${i}` || r.user !== `user-${i % 1000}` || r.flag !== (i % 2 === 0) ||
+        r.v !== (i % 7 === 0 ? null : i % 100000) || r.d !== i * 0.5) bad++;
+  }
+  assert.equal(bad, 0, 'parquet-wasm reads every value of the 1.2M rows');
 });
 
 test('dict_fallback: the unique column goes PLAIN, the low-cardinality one keeps its dictionary', async () => {

@@ -2,7 +2,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 CREATE EXTENSION IF NOT EXISTS securitylake;
-SELECT plan(72);
+SELECT plan(80);
 
 -- A valid call with one argument replaced: ok(name, location, ...) via named notation.
 CREATE FUNCTION pg_temp.src(name text DEFAULT 't_src', location text DEFAULT 's3://aws-security-data-lake-us-east-1-abc/ext/t_src/1.0/',
@@ -130,6 +130,31 @@ SELECT results_eq($$SELECT count(*)::int, min(reason), min(source) FROM security
 SELECT is((SELECT count(*)::int FROM securitylake.queue WHERE event->>'class_uid' = '3002'), 0, 'and left the queue');
 SELECT lives_ok($$SELECT securitylake.drop_source('p2')$$, 'a source with nothing queued is dropped without force');
 SELECT ok(NOT EXISTS (SELECT 1 FROM securitylake.source_state WHERE source IN ('t_src', 'p2')), 'its state is gone too');
+
+-- Schema stability (issue 13.5): once a source has objects in the lake, what shapes its columns
+-- changes only together with its location (a new source version).
+SELECT securitylake.create_source('t_stable', 's3://aws-security-data-lake-us-east-1-abc/ext/t_stable/1.0/', NULL, NULL, 2004,
+                                  'us-east-1', '123456789012');
+SELECT lives_ok($$SELECT securitylake.alter_source('t_stable', options => '{"max_depth": 4}')$$,
+                'without uploads, max_depth may change');
+INSERT INTO securitylake.uploads (source, object_key, region, account_id, event_day, rows, bytes, attempts)
+VALUES ('t_stable', 'ext/t_stable/1.0/x.parquet', 'us-east-1', '123456789012', '2026-12-01', 1, 100, 1);
+SELECT throws_ok($$SELECT securitylake.alter_source('t_stable', options => '{"ocsf_version": "1.3.0"}')$$, '55006',
+                 'source "t_stable" already has objects in the lake: ocsf_version would change its table''s schema',
+                 'with uploads, ocsf_version is refused in place');
+SELECT throws_ok($$SELECT securitylake.alter_source('t_stable', class_uid => 2005)$$, '55006', NULL,
+                 'with uploads, class_uid is refused in place');
+SELECT throws_ok($$SELECT securitylake.alter_source('t_stable', options => '{"max_depth": 5}')$$, '55006', NULL,
+                 'with uploads, max_depth is refused in place');
+SELECT throws_ok($$SELECT securitylake.alter_source('t_stable', schema => '{"Tag": "name=r", "Fields": [{"Tag": "name=time, type=INT64"}]}')$$,
+                 '55006', NULL, 'with uploads, a schema is refused in place');
+SELECT lives_ok($$SELECT securitylake.alter_source('t_stable', options => '{"zstd_level": 9}', publish_rate => '10 min')$$,
+                'with uploads, settings that do not shape the columns still change');
+SELECT lives_ok($$SELECT securitylake.alter_source('t_stable', location => 's3://aws-security-data-lake-us-east-1-abc/ext/t_stable/2.0/',
+                                                   options => '{"ocsf_version": "1.3.0"}')$$,
+                'with a new location (a new source version) the schema may change');
+SELECT results_eq($$SELECT prefix, ocsf_version FROM securitylake.source WHERE name = 't_stable'$$,
+                  $$VALUES ('ext/t_stable/2.0/', '1.3.0')$$, 'the new version and its schema are stored');
 
 SELECT * FROM finish();
 ROLLBACK;

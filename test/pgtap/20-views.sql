@@ -38,8 +38,8 @@ INSERT INTO securitylake.queue (source, event, enqueued_at) VALUES
     ('v_auth2', '{"class_uid": 3002}', now()),                     -- by name only
     (NULL, '{"class_uid": 9999}', now()),                          -- no source
     ('gone', '{"class_uid": 1007}', now());                        -- unknown source
-INSERT INTO securitylake.batch (source, route_key, region, account_id, event_day, object_key, ids, sizes, raw_bytes)
-VALUES ('v_auth', 'v_auth', 'eu-west-1', '123456789012', '2026-11-28', 'ext/v_auth/1.0/region=eu-west-1/accountId=123456789012/eventDay=20261128/x.parquet', '{1}', '{20}', 20);
+INSERT INTO securitylake.batch (source, route_keys, region, account_id, event_day, object_key, ids, sizes, raw_bytes)
+VALUES ('v_auth', '{v_auth}', 'eu-west-1', '123456789012', '2026-11-28', 'ext/v_auth/1.0/region=eu-west-1/accountId=123456789012/eventDay=20261128/x.parquet', '{1}', '{20}', 20);
 INSERT INTO securitylake.uploads (source, object_key, region, account_id, event_day, rows, bytes, attempts, finished_at) VALUES
     ('v_auth', 'k1', 'eu-west-1', '123456789012', '2026-11-27', 10, 1000, 1, now() - interval '1 day'),
     ('v_auth', 'k2', 'eu-west-1', '123456789012', '2026-11-28', 5, 500, 2, now() - interval '1 minute');

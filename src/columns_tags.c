@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
- * schema.c
- *		Parse the reference connector's "Parquet format": a parquet-go JSON
- *		schema of tags, e.g.
+ * columns_tags.c
+ *		The columns of a source with a schema: the reference connector's
+ *		"Parquet format", a parquet-go JSON schema of tags, e.g.
  *
  *		{"Tag": "name=my_schema, repetitiontype=REQUIRED",
  *		 "Fields": [{"Tag": "name=Activity_id, type=INT64, convertedtype=INT_64, repetitiontype=OPTIONAL"},
@@ -15,7 +15,15 @@
  *
  *		Column names match event keys case-insensitively (the seed's
  *		`Activity_id` reads OCSF `activity_id`); `inname=` names the JSON key
- *		explicitly.
+ *		explicitly. A schema whose names are not all Avro names
+ *		([A-Za-z_][A-Za-z0-9_]*) is written without a parquet.avro.schema
+ *		(shred.c): Avro cannot name such fields.
+ *
+ *		A REPEATED field outside a LIST or MAP (parquet-go's bare repeated
+ *		field) is written as a standard 3-level LIST of OPTIONAL elements: a
+ *		bare repeated field breaks OpenSearch Ingestion and Athena
+ *		(falcosecurity/falcosidekick#728). Its JSON value is an array, or one
+ *		scalar taken as a one-element list, as before.
  *
  *-------------------------------------------------------------------------
  */
@@ -24,7 +32,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
-#include "schema.h"
+#include "columns.h"
 
 typedef struct TagFields
 {
@@ -104,62 +112,34 @@ eq(const char *a, const char *b)
 }
 
 static void
-set_leaf_kind(SlNode *node, TagFields *f, const char *path)
+set_leaf_type(SlNode *node, TagFields *f, const char *path)
 {
 	const char *ct = f->convertedtype;
 
+	node->shape = SL_SCALAR;
 	if (eq(f->type, "BOOLEAN"))
-		node->kind = SL_BOOLEAN;
+		node->type = PQ_COL_BOOLEAN;
 	else if (eq(f->type, "INT32"))
 	{
-		node->kind = SL_INT32;
-		node->int_bits = eq(ct, "INT_8") ? 8 : eq(ct, "INT_16") ? 16 : 32;
+		node->type = eq(ct, "INT_8") ? PQ_COL_INT8 : eq(ct, "INT_16") ? PQ_COL_INT16 : PQ_COL_INT32;
 		if (ct && !eq(ct, "INT_8") && !eq(ct, "INT_16") && !eq(ct, "INT_32"))
 			schema_error(path, psprintf("convertedtype=%s is not supported for INT32 (use INT_8, INT_16 or INT_32).", ct));
 	}
 	else if (eq(f->type, "INT64"))
 	{
-		node->kind = eq(ct, "TIMESTAMP_MILLIS") ? SL_TIMESTAMP_MS : SL_INT64;
-		node->int_bits = 64;
+		node->type = eq(ct, "TIMESTAMP_MILLIS") ? PQ_COL_TIMESTAMP_MILLIS : PQ_COL_INT64;
 		if (ct && !eq(ct, "INT_64") && !eq(ct, "TIMESTAMP_MILLIS"))
 			schema_error(path, psprintf("convertedtype=%s is not supported for INT64 (use INT_64 or TIMESTAMP_MILLIS).", ct));
 	}
 	else if (eq(f->type, "FLOAT"))
-		node->kind = SL_FLOAT;
+		node->type = PQ_COL_FLOAT;
 	else if (eq(f->type, "DOUBLE"))
-		node->kind = SL_DOUBLE;
+		node->type = PQ_COL_DOUBLE;
 	else if (eq(f->type, "BYTE_ARRAY"))
-		node->kind = eq(ct, "UTF8") ? SL_STRING : eq(ct, "JSON") ? SL_JSON : SL_BYTES;
+		node->type = eq(ct, "UTF8") ? PQ_COL_STRING : eq(ct, "JSON") ? PQ_COL_JSON : PQ_COL_BYTES;
 	else
 		schema_error(path, psprintf("type=%s is not supported; use BOOLEAN, INT32, INT64, FLOAT, DOUBLE, BYTE_ARRAY, LIST, MAP or a group.",
 									f->type ? f->type : "(none)"));
-}
-
-/* Keys match case-insensitively in ASCII only: JSON keys are not locale text. */
-char *
-sl_ascii_lower(const char *s)
-{
-	char	   *out = pstrdup(s);
-	char	   *p;
-
-	for (p = out; *p; p++)
-		if (*p >= 'A' && *p <= 'Z')
-			*p += 'a' - 'A';
-	return out;
-}
-
-static int
-compare_nodes(const void *a, const void *b)
-{
-	return strcmp((*(SlNode *const *) a)->key, (*(SlNode *const *) b)->key);
-}
-
-/* Children in key order, for sl_node_child's binary search. */
-void
-sl_sort_children(SlNode *group)
-{
-	if (group->nchildren > 1)
-		qsort(group->children, group->nchildren, sizeof(SlNode *), compare_nodes);
 }
 
 static SlNode *node_from_json(JsonbContainer *obj, const char *parent_path, bool is_root);
@@ -205,6 +185,30 @@ check_unique_keys(SlNode *group, const char *path)
 										group->children[i]->key));
 }
 
+/*
+ * A bare REPEATED field as a standard LIST: the field becomes the list, a
+ * copy of it (OPTIONAL, named "element") its element.
+ */
+static SlNode *
+repeated_as_list(SlNode *node)
+{
+	SlNode	   *list = palloc0(sizeof(SlNode));
+	SlNode	   *element = palloc(sizeof(SlNode));
+
+	*element = *node;
+	element->name = pstrdup("element");
+	element->required = false;
+	element->must_exist = false;
+	list->name = node->name;
+	list->key = node->key;
+	list->shape = SL_LIST;
+	list->scalar_is_list = true;
+	list->nchildren = 1;
+	list->children = palloc(sizeof(SlNode *));
+	list->children[0] = element;
+	return list;
+}
+
 static SlNode *
 node_from_json(JsonbContainer *obj, const char *parent_path, bool is_root)
 {
@@ -212,6 +216,7 @@ node_from_json(JsonbContainer *obj, const char *parent_path, bool is_root)
 	TagFields	f;
 	SlNode	   *node = palloc0(sizeof(SlNode));
 	char	   *path;
+	bool		repeated;
 
 	if (getKeyJsonValueFromContainer(obj, "Tag", 3, &v) == NULL || v.type != jbvString)
 		schema_error(parent_path, "Every schema node needs a string Tag.");
@@ -221,39 +226,44 @@ node_from_json(JsonbContainer *obj, const char *parent_path, bool is_root)
 	node->key = sl_ascii_lower(f.inname ? f.inname : f.name);
 	node->required = f.repetitiontype == NULL ? is_root : eq(f.repetitiontype, "REQUIRED");
 	node->must_exist = node->required && !is_root;
-	node->repeated = eq(f.repetitiontype, "REPEATED");
-	if (f.repetitiontype && !node->required && !node->repeated && !eq(f.repetitiontype, "OPTIONAL"))
+	repeated = eq(f.repetitiontype, "REPEATED");
+	if (f.repetitiontype && !node->required && !repeated && !eq(f.repetitiontype, "OPTIONAL"))
 		schema_error(path, psprintf("repetitiontype=%s is not REQUIRED, OPTIONAL or REPEATED.", f.repetitiontype));
+	if (repeated && is_root)
+		schema_error(path, "The root of the schema cannot be REPEATED.");
 	add_fields(node, obj, path);
 
 	if (eq(f.type, "LIST"))
 	{
-		node->kind = SL_LIST;
+		node->shape = SL_LIST;
 		if (node->nchildren != 1)
 			schema_error(path, "A LIST has exactly one field, its element.");
 	}
 	else if (eq(f.type, "MAP"))
 	{
-		node->kind = SL_MAP;
-		if (node->nchildren != 2 || node->children[0]->kind != SL_STRING)
+		node->shape = SL_MAP;
+		if (node->nchildren != 2 || node->children[0]->shape != SL_SCALAR ||
+			node->children[0]->type != PQ_COL_STRING)
 			schema_error(path, "A MAP has two fields, a UTF8 key and a value.");
 	}
 	else if (f.type == NULL || node->nchildren > 0)
 	{
-		node->kind = SL_GROUP;
+		node->shape = SL_GROUP;
 		if (node->nchildren == 0)
 			schema_error(path, "A group needs at least one field (empty structs break Glue).");
 		sl_sort_children(node);
 		check_unique_keys(node, path);
 	}
 	else
-		set_leaf_kind(node, &f, path);
-	return node;
+		set_leaf_type(node, &f, path);
+	if (repeated && (node->shape == SL_LIST || node->shape == SL_MAP))
+		schema_error(path, "A LIST or MAP is REQUIRED or OPTIONAL; its elements repeat.");
+	return repeated ? repeated_as_list(node) : node;
 }
 
 /* Build the column tree of a parquet-go tag schema; raises a clear error if it is malformed. */
 SlNode *
-sl_schema_from_tags(Jsonb *schema)
+sl_columns_from_tags(Jsonb *schema)
 {
 	SlNode	   *root;
 	SlNode	   *unmapped;
@@ -261,79 +271,11 @@ sl_schema_from_tags(Jsonb *schema)
 	if (!JB_ROOT_IS_OBJECT(schema))
 		schema_error("", "The schema must be a JSON object.");
 	root = node_from_json(&schema->root, "", true);
-	if (root->kind != SL_GROUP)
+	if (root->shape != SL_GROUP)
 		schema_error("", "The root of the schema must be a group with Fields.");
 	unmapped = sl_node_child(root, "unmapped", 8);
-	if (unmapped && unmapped->kind == SL_MAP)
+	if (unmapped && unmapped->shape == SL_MAP)
 		root->unmapped = unmapped;
-	sl_schema_index_required(root);
+	sl_columns_index(root);
 	return root;
-}
-
-/* Give every group the list of its children that must exist, for the shredder's check. */
-void
-sl_schema_index_required(SlNode *node)
-{
-	int			i;
-
-	if (node->kind != SL_GROUP)
-	{
-		for (i = 0; i < node->nchildren; i++)
-			sl_schema_index_required(node->children[i]);
-		return;
-	}
-	node->must = palloc(sizeof(SlNode *) * Max(node->nchildren, 1));
-	node->nmust = 0;
-	for (i = 0; i < node->nchildren; i++)
-	{
-		if (node->children[i]->must_exist)
-			node->must[node->nmust++] = node->children[i];
-		sl_schema_index_required(node->children[i]);
-	}
-}
-
-/* The child of a group that reads key (matched case-insensitively), or NULL. */
-SlNode *
-sl_node_child(const SlNode *group, const char *key, int keylen)
-{
-	char		lower[NAMEDATALEN * 2];
-	int			lo = 0,
-				hi = group->nchildren - 1;
-	int			i;
-
-	if (keylen >= (int) sizeof(lower))
-		return NULL;
-	for (i = 0; i < keylen; i++)
-	{
-		char		c = key[i];
-
-		lower[i] = (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
-	}
-	lower[keylen] = '\0';
-	while (lo <= hi)
-	{
-		int			mid = (lo + hi) / 2;
-		int			cmp = strcmp(lower, group->children[mid]->key);
-
-		if (cmp == 0)
-			return group->children[mid];
-		if (cmp < 0)
-			hi = mid - 1;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
-}
-
-int
-sl_schema_leaf_count(const SlNode *node)
-{
-	int			n = 0;
-	int			i;
-
-	if (node->kind != SL_GROUP && node->kind != SL_LIST && node->kind != SL_MAP)
-		return 1;
-	for (i = 0; i < node->nchildren; i++)
-		n += sl_schema_leaf_count(node->children[i]);
-	return n;
 }

@@ -1,9 +1,11 @@
 /*-------------------------------------------------------------------------
  *
- * ocsf_schema.c
- *		The built-in OCSF class schemas (src/ocsf) as the shredder's column
- *		tree: the Parquet schema is built by src/ocsf, and this walks it to
- *		give each field its kind, key and requirement.
+ * columns_ocsf.c
+ *		The columns of a source without a schema: the built-in OCSF class
+ *		schema (src/ocsf) as the shredder's column tree. The Parquet schema is
+ *		built by src/ocsf; this walks it to give each field its shape, column
+ *		type (its OCSF attribute's, the mapping src/ocsf built it with), key
+ *		and requirement.
  *
  *-------------------------------------------------------------------------
  */
@@ -14,8 +16,7 @@
 #include "utils/builtins.h"
 
 #include "ocsf/ocsf_parquet.h"
-#include "schema.h"
-#include "securitylake.h"
+#include "columns.h"
 
 static SlNode *node_from_field(const ocsf_pq_schema *s, pq_field f, int depth, bool in_metadata, bool strict_nested);
 
@@ -35,38 +36,6 @@ must_exist(const ocsf_attr *attr, int depth, bool in_metadata, bool strict_neste
 	if (attr == NULL || attr->requirement != OCSF_REQUIRED || attr->profile != NULL)
 		return false;
 	return depth == 1 || in_metadata || strict_nested;
-}
-
-static void
-leaf_kind(SlNode *node, const pq_schema *schema, pq_field f)
-{
-	pq_physical physical = pq_field_physical(schema, f);
-	pq_logical	logical = pq_field_logical(schema, f);
-
-	switch (physical)
-	{
-		case PQ_BOOLEAN:
-			node->kind = SL_BOOLEAN;
-			break;
-		case PQ_INT32:
-			node->kind = SL_INT32;
-			node->int_bits = logical == PQ_LOGICAL_INT8 ? 8 : logical == PQ_LOGICAL_INT16 ? 16 : 32;
-			break;
-		case PQ_INT64:
-			node->kind = logical == PQ_LOGICAL_TIMESTAMP_MILLIS ? SL_TIMESTAMP_MS : SL_INT64;
-			node->int_bits = 64;
-			break;
-		case PQ_FLOAT:
-			node->kind = SL_FLOAT;
-			break;
-		case PQ_DOUBLE:
-			node->kind = SL_DOUBLE;
-			break;
-		default:
-			node->kind = logical == PQ_LOGICAL_STRING ? SL_STRING :
-				logical == PQ_LOGICAL_JSON ? SL_JSON : SL_BYTES;
-			break;
-	}
 }
 
 static void
@@ -97,7 +66,7 @@ node_from_field(const ocsf_pq_schema *s, pq_field f, int depth, bool in_metadata
 	{
 		pq_field	kv = pq_field_repeated_group(schema, f);
 
-		node->kind = SL_MAP;
+		node->shape = SL_MAP;
 		for (i = 0; i < pq_field_num_children(schema, kv); i++)
 		{
 			SlNode	   *child = node_from_field(s, pq_field_child(schema, kv, i), depth + 1, in_metadata, strict_nested);
@@ -112,19 +81,23 @@ node_from_field(const ocsf_pq_schema *s, pq_field f, int depth, bool in_metadata
 		pq_field	rep = pq_field_repeated_group(schema, f);
 		SlNode	   *element = node_from_field(s, pq_field_child(schema, rep, 0), depth + 1, in_metadata, strict_nested);
 
-		node->kind = SL_LIST;
+		node->shape = SL_LIST;
 		element->must_exist = false;
 		add_child(node, element);
 	}
 	else if (!pq_field_is_leaf(schema, f))
 	{
-		node->kind = SL_GROUP;
+		node->shape = SL_GROUP;
 		for (i = 0; i < pq_field_num_children(schema, f); i++)
 			add_child(node, node_from_field(s, pq_field_child(schema, f, i), depth + 1, in_metadata, strict_nested));
 		sl_sort_children(node);
 	}
 	else
-		leaf_kind(node, schema, f);
+	{
+		node->shape = SL_SCALAR;
+		if (!ocsf_pq_leaf_column_type(s, f, &node->type))
+			elog(ERROR, "securitylake: OCSF field \"%s\" has no column type", node->name);
+	}
 	return node;
 }
 
@@ -156,7 +129,7 @@ index_profile_required(SlNode *root, const ocsf_pq_schema *s)
  * (allocated through alloc); the tree's nodes carry its field ids.
  */
 SlNode *
-sl_schema_from_ocsf(const char *version, int class_uid, int max_depth, bool strict_nested,
+sl_columns_from_ocsf(const char *version, int class_uid, int max_depth, bool strict_nested,
 					const pq_allocator *alloc, ocsf_pq_schema *out)
 {
 	const ocsf_version *v = ocsf_find_version(version);
@@ -183,8 +156,8 @@ sl_schema_from_ocsf(const char *version, int class_uid, int max_depth, bool stri
 	root->must_exist = false;
 	index_profile_required(root, out);
 	root->unmapped = sl_node_child(root, "unmapped", 8);
-	if (root->unmapped && root->unmapped->kind != SL_MAP)
+	if (root->unmapped && root->unmapped->shape != SL_MAP)
 		root->unmapped = NULL;
-	sl_schema_index_required(root);
+	sl_columns_index(root);
 	return root;
 }
