@@ -92,9 +92,12 @@ CREATE TEMP TABLE tried AS
       FROM pg_settings s
      CROSS JOIN LATERAL unnest(CASE WHEN s.vartype = 'bool' THEN ARRAY['on', 'off'] ELSE s.enumvals END) AS v(value)
      WHERE s.context = 'user' AND s.vartype IN ('bool', 'enum')
-       -- not these: the transaction's own (fixed once it has a snapshot), and exit_on_error,
-       -- which turns the cap's refusal into the end of the writer's session (refused too).
-       AND s.name NOT IN ('transaction_read_only', 'transaction_isolation', 'transaction_deferrable', 'exit_on_error');
+       -- not these: the transaction's own (fixed once it has a snapshot); exit_on_error,
+       -- which turns the cap's refusal into the end of the writer's session (refused too); and
+       -- client_min_messages, which only says how much the client is told (at debug levels,
+       -- a lot, into the test's log).
+       AND s.name NOT IN ('transaction_read_only', 'transaction_isolation', 'transaction_deferrable', 'exit_on_error',
+                          'client_min_messages');
 SELECT cmp_ok((SELECT count(*)::int FROM tried), '>', 100, 'many settings and values were tried');
 SELECT diag(format('trust: backpressure: %s setting=value pairs tried (%s settings): outcomes %s', count(*), count(DISTINCT name),
                    (SELECT string_agg(format('%s x%s', outcome, n), ', ') FROM (SELECT outcome, count(*) AS n FROM tried GROUP BY 1 ORDER BY 2 DESC) o)))
