@@ -110,7 +110,8 @@ test('a non-superuser member of securitylake_admin calls every function granted 
   // role Security Lake made; then deregister_custom_source removes both.
   const gateOpts = { securitylake_endpoint: gate.url, endpoint: gate.url, sts_endpoint: gate.url, force_path_style: true };
   const reg = exercise('register_custom_source', () => JSON.parse(asAdmin(`SELECT row_to_json(r) FROM securitylake.register_custom_source('adm_reg', 3002,
-      'us-east-1', ${lit(CRAWLER)}, options => ${lit(JSON.stringify(gateOpts))}::jsonb) r`).trim()));
+      'us-east-1', ${lit(CRAWLER)}, schema => ${lit(JSON.stringify(AUTH_SCHEMA))}::jsonb,
+      options => ${lit(JSON.stringify(gateOpts))}::jsonb) r`).trim()));
   assert.ok(reg, 'register_custom_source answered');
   const registered = adminOne(`SELECT row_to_json(s) FROM securitylake.sources s WHERE name = 'adm_reg'`);
   assert.match(registered.role_arn, /AmazonSecurityLake-Provider-adm_reg-us-east-1/, 'the source uses the provider role Security Lake made');
@@ -119,11 +120,12 @@ test('a non-superuser member of securitylake_admin calls every function granted 
   asAdmin(`SELECT count(*) FROM securitylake.flush('adm_reg', '60 s')`);
   const regSeen = await lakeUids(duck, gate.dataDir, BUCKET, registered.prefix);
   assert.deepEqual(exactlyOnce(regSeen, third.map((e) => e.metadata.uid)), { lost: 0, duplicated: 0, unexpected: 0 }, 'delivered through the registered source');
-  exercise('deregister_custom_source', () => asAdmin(`SELECT securitylake.deregister_custom_source('adm_reg', options => ${lit(JSON.stringify(gateOpts))}::jsonb)`));
+  exercise('deregister_custom_source', () => asAdmin(`SELECT securitylake.deregister_custom_source('adm_reg', options => ${lit(JSON.stringify({ securitylake_endpoint: gate.url }))}::jsonb)`));
   assert.equal(one(`SELECT count(*) FROM securitylake.source WHERE name = 'adm_reg'`, SAFE), 0, 'the source was removed');
   assert.equal((await admin(gate, 'securitylake/sources')).filter((x) => x.sourceName === 'adm_reg').length, 0, '... and the custom source in Security Lake');
 
   // The helpers of the metrics and of registration, and validate.
+  exercise('_queue_depth', () => assert.ok(adminOne('SELECT count(*) FROM securitylake.metrics') > 0, 'the metrics view (it calls _queue_depth) has rows'));
   exercise('event_class_name', () => assert.equal(adminOne('SELECT securitylake.event_class_name(3002)'), 'AUTHENTICATION'));
   exercise('dead_letter_reason_class', () => assert.equal(adminOne(`SELECT securitylake.dead_letter_reason_class('could not be delivered: x')`), 'encode_error'));
   exercise('error_code', () => assert.equal(adminOne(`SELECT securitylake.error_code('x (securitylake.allowed_endpoints)')`), 'EndpointNotAllowed'));

@@ -84,17 +84,19 @@ test('a writer cannot choose queue ids or enqueued_at, nor COPY every column; it
   const rows = query(`SELECT id, enqueued_at > now() - interval '1 minute' AS recent FROM securitylake.queue WHERE source = 'wr_cols'`, SAFE);
   assert.equal(rows.length, 4, 'the four rows are queued');
   assert.ok(rows.every((r) => r.recent && r.id < 1000000), 'with ids from the sequence and enqueued_at set by the server');
-  // A region or account that would be a key prefix is dead-lettered, never part of a key.
+  // A region or account that is not AWS-shaped never becomes part of a key: the event goes to
+  // accountId=external_<the account, sanitised> in the source's region.
   const [r, a] = authEvents(2, { seed: 702 });
   asWriter(`INSERT INTO securitylake.queue (source, event, region, account_id)
             VALUES ('wr_cols', ${lit(JSON.stringify(r))}, 'us-east-1/../../x', '123456789012'),
                    ('wr_cols', ${lit(JSON.stringify(a))}, 'us-east-1', '../../../evil')`);
   psql(`SELECT count(*) FROM securitylake.flush('wr_cols', '60 s')`, SAFE);
   const seen = await lakeUids(duck, gate.dataDir, BUCKET, 'ext/wr_cols/');
-  assert.deepEqual(exactlyOnce(seen, events.map((e) => e.metadata.uid)), { lost: 0, duplicated: 0, unexpected: 0 });
-  assert.deepEqual(query(`SELECT reason FROM securitylake.dead_letter WHERE source = 'wr_cols' ORDER BY id`, SAFE).map((x) => x.reason),
-    ['region "us-east-1/../../x" is not an AWS region name', 'account "../../../evil" is not a 12-digit AWS account id, "external" or "external_<id>"'],
-    'a region or account that is not well-formed is dead-lettered with the reason');
+  assert.deepEqual(exactlyOnce(seen, [...events, r, a].map((e) => e.metadata.uid)), { lost: 0, duplicated: 0, unexpected: 0 });
+  const keys = query(`SELECT object_key FROM securitylake.uploads WHERE source = 'wr_cols'`, SAFE).map((x) => x.object_key);
+  assert.ok(keys.every((k) => /^ext\/wr_cols\/1\.0\/region=us-east-1\/accountId=(123456789012|external(_[A-Za-z0-9-]+)?)\/eventDay=\d{8}\/[0-9a-f-]+\.parquet$/.test(k)),
+    `every key is a well-formed partition: ${keys.join(' ')}`);
+  assert.ok(keys.some((k) => /accountId=external_/.test(k)), 'the account that was not AWS-shaped became external_<id>');
   assert.equal(one(`SELECT count(*) FROM securitylake.uploads WHERE object_key LIKE '%..%'`, SAFE), 0, 'no object key holds it');
 });
 
