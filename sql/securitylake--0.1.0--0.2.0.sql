@@ -528,7 +528,7 @@ AS $fn$
 DECLARE
     s record;
     k text;
-    bound bigint;
+    bound numeric;
     queued bigint;
     over text[];
     hit record;
@@ -538,7 +538,9 @@ BEGIN
                FROM securitylake.source o WHERE o.max_queued_rows IS NOT NULL ORDER BY o.name LOOP
         bound := 0;
         FOREACH k IN ARRAY s.keys LOOP
-            bound := bound + coalesce((SELECT q.id FROM securitylake.queue q WHERE q.route_key = k ORDER BY q.id DESC LIMIT 1)
+            -- numeric: ids are not bounded by the sequence (a superuser may write any), and
+            -- a difference of two bigints must not overflow into the producers' error.
+            bound := bound + coalesce(CAST((SELECT q.id FROM securitylake.queue q WHERE q.route_key = k ORDER BY q.id DESC LIMIT 1) AS numeric)
                                       - (SELECT q.id FROM securitylake.queue q WHERE q.route_key = k ORDER BY q.id LIMIT 1) + 1, 0);
         END LOOP;
         IF bound > s.max_queued_rows THEN
@@ -1231,6 +1233,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON securitylake.batch TO securitylake_worke
 GRANT SELECT, INSERT ON securitylake.uploads TO securitylake_worker;
 GRANT INSERT ON securitylake.dead_letter TO securitylake_worker;
 GRANT USAGE ON SEQUENCE securitylake.batch_id_seq TO securitylake_worker;
+-- The queue's ids handed out so far bound what the worker counts as new (src/schedule.c).
+GRANT SELECT ON SEQUENCE securitylake.queue_id_seq TO securitylake_worker;
 COMMENT ON FUNCTION securitylake.validate(jsonb, text) IS
     'NULL, or the dead-letter reason the worker would give this event in this source';
 REVOKE ALL ON FUNCTION securitylake.validate(jsonb, text) FROM PUBLIC;

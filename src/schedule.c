@@ -10,10 +10,13 @@
  * drain, whichever first; or when flush() asks. A failing source waits for its
  * backoff (flush() overrides it once).
  *
- * Arrivals are counted per routing key from the last counted id upwards: an
- * index range scan over the new rows only. Ids are handed out in order, but a
- * superuser can reset the sequence or restore older rows: when a key's highest
- * id falls below the counted position, the position starts over.
+ * Arrivals are counted per routing key from the last counted id upwards, up to
+ * the highest id the queue's sequence has handed out: an index range scan over
+ * the new rows only. Ids are not trusted to only grow: a superuser can reset the
+ * sequence (the counted position is then above it and starts over) or write a
+ * row with any id (OVERRIDING SYSTEM VALUE, a restore). Rows above the sequence
+ * are counted apart, from a position of their own (a probe past the sequence,
+ * empty but for them): a row with id 2^63-1 does not hide the rows below it.
  *
  *-------------------------------------------------------------------------
  */
@@ -44,6 +47,7 @@ typedef struct SlKeyRuntime
 {
 	char		key[SL_NAME_SIZE];
 	int64		counted_upto;	/* ids up to here are counted */
+	int64		counted_above;	/* ... and above the sequence, up to here */
 	int64		claim_from;		/* next claim starts here (0: from the head) */
 	TimestampTz claim_from_since;	/* when claim_from left 0 */
 } SlKeyRuntime;
@@ -117,37 +121,38 @@ sl_object_size(SlSource *source)
 	return sl_option_int64(source, "object_size", SL_DEFAULT_OBJECT_SIZE);
 }
 
-/* Rows, raw bytes and the highest id of a key's rows above an id (one index range scan). */
+/*
+ * Rows, raw bytes and the highest id of a key's rows with ids in (above, upto]
+ * (one index range scan, at most COUNT_LIMIT rows).
+ */
 static void
-count_key(const char *key, int64 above, int64 *rows, int64 *raw, int64 *max_id)
+count_key(const char *key, int64 above, int64 upto, int64 *rows, int64 *raw, int64 *max_id)
 {
-	Oid			types[3] = {TEXTOID, INT8OID, INT8OID};
-	Datum		values[3];
+	Oid			types[4] = {TEXTOID, INT8OID, INT8OID, INT8OID};
+	Datum		values[4];
 
 	values[0] = CStringGetTextDatum(key);
 	values[1] = Int64GetDatum(above);
 	values[2] = Int64GetDatum(COUNT_LIMIT);
+	values[3] = Int64GetDatum(upto);
 	sl_exec("SELECT pg_catalog.count(*), CAST(pg_catalog.sum(securitylake._raw_size(n.event)) AS pg_catalog.int8),"
 			"       pg_catalog.max(n.id)"
 			"  FROM (SELECT q.id, q.event FROM securitylake.queue q"
 			"         WHERE q.route_key OPERATOR(pg_catalog.=) $1 AND q.id OPERATOR(pg_catalog.>) $2"
+			"           AND q.id OPERATOR(pg_catalog.<=) $4"
 			"         ORDER BY q.id LIMIT $3) n",
-			3, types, values, NULL, SPI_OK_SELECT);
+			4, types, values, NULL, SPI_OK_SELECT);
 	*rows = sl_int8_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, 0);
 	*raw = sl_int8_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, 0);
 	*max_id = sl_int8_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, 0);
 }
 
-/* The highest id of a key's rows, 0 when none. */
+/* The highest queue id the sequence has handed out (0: none yet). */
 static int64
-key_max_id(const char *key)
+queue_high_water(void)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1] = {CStringGetTextDatum(key)};
-
-	sl_exec("SELECT q.id FROM securitylake.queue q WHERE q.route_key OPERATOR(pg_catalog.=) $1"
-			" ORDER BY q.id DESC LIMIT 1",
-			1, types, values, NULL, SPI_OK_SELECT);
+	sl_exec("SELECT CASE WHEN s.is_called THEN s.last_value ELSE 0 END FROM securitylake.queue_id_seq s",
+			0, NULL, NULL, NULL, SPI_OK_SELECT);
 	return SPI_processed ? sl_int8_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, 0) : 0;
 }
 
@@ -155,9 +160,11 @@ void
 sl_count_arrivals(SlSource *source)
 {
 	SlSourceRuntime *rt = runtime_of(source);
+	int64		high;
 	int			i;
 
 	sl_begin_step("securitylake: counting new events");
+	high = queue_high_water();
 	for (i = 0; i < source->nroute_keys; i++)
 	{
 		SlKeyRuntime *k = key_runtime(source, i);
@@ -165,18 +172,27 @@ sl_count_arrivals(SlSource *source)
 					raw,
 					max_id;
 
-		count_key(k->key, k->counted_upto, &rows, &raw, &max_id);
+		if (k->counted_upto > high)
+		{
+			/* Ids went backwards (the sequence was reset): count afresh. */
+			k->counted_upto = 0;
+			k->counted_above = 0;
+			k->claim_from = 0;
+		}
+		count_key(k->key, k->counted_upto, high, &rows, &raw, &max_id);
 		if (rows > 0)
 		{
 			rt->queued_rows += rows;
 			rt->queued_raw += raw;
 			k->counted_upto = max_id;
 		}
-		else if (k->counted_upto > 0 && key_max_id(k->key) < k->counted_upto)
+		/* Rows above the sequence (written with an id of their own). */
+		count_key(k->key, Max(high, k->counted_above), PG_INT64_MAX, &rows, &raw, &max_id);
+		if (rows > 0)
 		{
-			/* Ids went backwards (sequence reset, rows restored): count afresh. */
-			k->counted_upto = 0;
-			k->claim_from = 0;
+			rt->queued_rows += rows;
+			rt->queued_raw += raw;
+			k->counted_above = max_id;
 		}
 	}
 	sl_end_step();
@@ -233,6 +249,11 @@ sl_claim_continue_after(SlSource *source, int key, int64 last_id)
 {
 	SlKeyRuntime *k = key_runtime(source, key);
 
+	if (last_id == PG_INT64_MAX)
+	{
+		k->claim_from = 0;		/* nothing can follow it */
+		return;
+	}
 	if (k->claim_from == 0)
 		k->claim_from_since = GetCurrentTimestamp();
 	k->claim_from = last_id + 1;

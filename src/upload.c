@@ -43,7 +43,10 @@ typedef struct SlClientEntry
 
 static HTAB *clients = NULL;
 
-/* Static base credentials from securitylake.credential (malloc'd, wiped when replaced). */
+/*
+ * Static base credentials from securitylake.credential: in MADV_DONTDUMP pages of
+ * their own (aws_secret_strdup), wiped when replaced.
+ */
 static char *static_akid = NULL;
 static char *static_secret = NULL;
 static char *static_token = NULL;
@@ -52,12 +55,8 @@ static char static_version[64] = "";
 static void
 wipe_free(char **p)
 {
-	if (*p)
-	{
-		OPENSSL_cleanse(*p, strlen(*p));
-		free(*p);
-		*p = NULL;
-	}
+	aws_secret_free(*p);
+	*p = NULL;
 }
 
 /*
@@ -65,7 +64,7 @@ wipe_free(char **p)
  * once per cycle. Only the workers' role and the extension owner can read that
  * table. The copies SPI made are wiped once ours are taken.
  */
-/* A copy of a column for our own (malloc'd) use; SPI's text copy is wiped. */
+/* A copy of a column for our own use, in a DONTDUMP page; SPI's text copy is wiped. */
 static char *
 take_secret(HeapTuple tup, TupleDesc desc, int col)
 {
@@ -74,9 +73,13 @@ take_secret(HeapTuple tup, TupleDesc desc, int col)
 
 	if (spi_copy == NULL)
 		return NULL;
-	ours = strdup(spi_copy);
+	ours = aws_secret_strdup(spi_copy);
 	OPENSSL_cleanse(spi_copy, strlen(spi_copy));
 	pfree(spi_copy);
+	if (ours == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("securitylake: could not allocate memory for the static credentials")));
 	return ours;
 }
 
@@ -137,13 +140,19 @@ bucket_region(SlSource *source)
 	}
 }
 
+/*
+ * What a client is built from. The allow-list is part of it: a client built
+ * before the superuser shortened securitylake.allowed_endpoints is rebuilt, and
+ * its endpoints checked again, before it sends anything more.
+ */
 static char *
 fingerprint(SlSource *source)
 {
-	return psprintf("%s|%s|%s|%s|%s|%s|%s", source->location, source->role_arn ? source->role_arn : "",
+	return psprintf("%s|%s|%s|%s|%s|%s|%s|%s", source->location, source->role_arn ? source->role_arn : "",
 					source->external_id ? source->external_id : "", source->region,
 					JsonbToCString(NULL, &source->options->root, VARSIZE(source->options)),
-					static_version, static_akid ? static_akid : "");
+					static_version, static_akid ? static_akid : "",
+					sl_allowed_endpoints ? sl_allowed_endpoints : "");
 }
 
 /*

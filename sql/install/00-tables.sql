@@ -207,6 +207,8 @@ GRANT SELECT, INSERT ON securitylake.uploads TO securitylake_worker;
 GRANT INSERT ON securitylake.dead_letter TO securitylake_worker;
 -- A batch's id is drawn before its row is written: it is part of the object key.
 GRANT USAGE ON SEQUENCE securitylake.batch_id_seq TO securitylake_worker;
+-- The queue's ids handed out so far bound what the worker counts as new (src/schedule.c).
+GRANT SELECT ON SEQUENCE securitylake.queue_id_seq TO securitylake_worker;
 
 -- pg_dump keeps what the extension's tables hold (sources, queued events, pending
 -- batches, the upload log, dead letters). Not the static credentials: a dump should

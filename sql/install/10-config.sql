@@ -541,7 +541,7 @@ AS $fn$
 DECLARE
     s record;
     k text;
-    bound bigint;
+    bound numeric;
     queued bigint;
     over text[];
     hit record;
@@ -551,7 +551,9 @@ BEGIN
                FROM securitylake.source o WHERE o.max_queued_rows IS NOT NULL ORDER BY o.name LOOP
         bound := 0;
         FOREACH k IN ARRAY s.keys LOOP
-            bound := bound + coalesce((SELECT q.id FROM securitylake.queue q WHERE q.route_key = k ORDER BY q.id DESC LIMIT 1)
+            -- numeric: ids are not bounded by the sequence (a superuser may write any), and
+            -- a difference of two bigints must not overflow into the producers' error.
+            bound := bound + coalesce(CAST((SELECT q.id FROM securitylake.queue q WHERE q.route_key = k ORDER BY q.id DESC LIMIT 1) AS numeric)
                                       - (SELECT q.id FROM securitylake.queue q WHERE q.route_key = k ORDER BY q.id LIMIT 1) + 1, 0);
         END LOOP;
         IF bound > s.max_queued_rows THEN

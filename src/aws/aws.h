@@ -276,6 +276,12 @@ int			aws_endpoint_check(const char *url, const char *allowed, char *why, size_t
 /* "AccessDenied (HTTP 403) during AssumeRole: ... [request id ...]" into buf. */
 void		aws_error_format(const aws_error *err, char *buf, size_t len);
 
+/* A copy of a secret (a secret access key, a session token) the caller keeps: in its own
+ * page-aligned mapping marked MADV_DONTDUMP, so no core dump carries it; NULL on failure.
+ * aws_secret_free wipes it (OPENSSL_cleanse) and unmaps it; NULL is ignored. */
+char	   *aws_secret_strdup(const char *s);
+void		aws_secret_free(void *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -53,8 +53,7 @@ aws_to_lower(int c)
  * marked MADV_DONTDUMP (no core dump carries them) and are wiped (OPENSSL_cleanse) when freed.
  * NULL on failure. */
 void	   *aws_secret_alloc(size_t len);
-void		aws_secret_free(void *p);
-char	   *aws_secret_strdup(const char *s);
+/* aws_secret_strdup and aws_secret_free are public (aws.h): callers keep keys in them too. */
 /* For tests: was P allocated by aws_secret_alloc (and is its block marked DONTDUMP)? */
 bool		aws_secret_is_guarded(const void *p);
 

@@ -22,7 +22,11 @@ pg_cluster_start() {
 port = $port
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$dir'
-shared_preload_libraries = 'securitylake, pg_cron'
+shared_preload_libraries = 'securitylake, pg_cron, pg_stat_statements'
+# The trust tests (test/e2e/trust-escalation.test.mjs) list every statement the workers
+# and flush() run from pg_stat_statements: nested ones too, DML only.
+pg_stat_statements.track = all
+pg_stat_statements.track_utility = off
 cron.database_name = '$db'
 cron.host = '127.0.0.1'
 securitylake.database = '$db'
