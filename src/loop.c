@@ -94,6 +94,7 @@ note_error(const char *what, SlSource *source)
 	FlushErrorState();
 	if (IsTransactionState())
 		AbortCurrentTransaction();
+	MemoryContextSwitchTo(cycle_cxt);	/* the abort left TopMemoryContext current */
 	msg = edata->detail ? psprintf("%s: %s", edata->message, edata->detail) : edata->message;
 	if (source == NULL)
 	{
@@ -134,6 +135,7 @@ guarded(const char *what, SlStep step, void *arg, SlSource *source)
 	{
 		MemoryContextSwitchTo(old);
 		note_error(what, source);
+		MemoryContextSwitchTo(old);
 	}
 	PG_END_TRY();
 }
@@ -357,8 +359,11 @@ run_cycle(void)
 	ListCell   *lc;
 	TimestampTz now;
 	TimestampTz wake = 0;
+	MemoryContext old;
 
+	/* Whatever a cycle allocates goes when the next one starts. */
 	MemoryContextReset(cycle_cxt);
+	old = MemoryContextSwitchTo(cycle_cxt);
 	guarded("loading the sources", load_sources_step, &cycle, NULL);
 	guarded("the delivery of pending batches", pending_step, &cycle, NULL);
 	now = GetCurrentTimestamp();
@@ -387,6 +392,7 @@ run_cycle(void)
 				wake = due;
 		}
 	}
+	MemoryContextSwitchTo(old);
 	if (wake == 0)
 		return sl_naptime_ms;
 	return Max(10, Min((long) sl_naptime_ms, (long) ((wake - GetCurrentTimestamp()) / 1000)));

@@ -24,9 +24,18 @@
  * Small SPI helpers: one short transaction per step.
  * ---------------------------------------------------------------- */
 
+/*
+ * The memory context a step was begun in, current again when it ends:
+ * committing leaves TopMemoryContext current, and what the caller allocated
+ * next would stay there for the worker's life (about 1 MB per attempt at a
+ * large batch, a few hundred bytes per idle cycle).
+ */
+static MemoryContext step_caller_cxt = NULL;
+
 void
 sl_begin_step(const char *activity)
 {
+	step_caller_cxt = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -43,6 +52,7 @@ sl_end_step(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(step_caller_cxt);
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
