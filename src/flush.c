@@ -158,8 +158,9 @@ check_source(Datum *values, char *nulls)
 {
 	Oid			types[2] = {INT8OID, TEXTOID};
 	char	   *name = TextDatumGetCString(values[1]);
-	int64		state = query_int8("SELECT CASE WHEN s.enabled THEN 1 ELSE 2 END FROM securitylake.source s"
-								   " WHERE s.name OPERATOR(pg_catalog.=) $2",
+	/* One row whatever the name: 0 when no source has it. */
+	int64		state = query_int8("SELECT coalesce((SELECT CASE WHEN s.enabled THEN 1 ELSE 2 END"
+								   "                   FROM securitylake.source s WHERE s.name OPERATOR(pg_catalog.=) $2), 0)",
 								   2, types, values, nulls);
 
 	if (state == 0)

@@ -2,7 +2,7 @@
 // memory (RssAnon, sampled from /proc), the server log since a mark, and settings
 // changed for a test (ALTER SYSTEM + reload) and put back afterwards.
 import { readFileSync, statSync, openSync, readSync, closeSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { psql, one, lit, PG_BIN } from './pg.mjs';
 
@@ -100,4 +100,13 @@ export async function waitFor(fn, { timeoutMs = 60000, intervalMs = 100, what = 
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(intervalMs);
   }
+}
+
+// Run SQL and return { code, stdout, stderr } instead of throwing (NOTICEs and errors
+// are on stderr).
+export function psqlResult(sql, { env = {} } = {}) {
+  const r = spawnSync(`${PG_BIN}/psql`, ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1'], {
+    input: sql, encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 28,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
