@@ -11,6 +11,20 @@ CREATE VIEW securitylake.sources AS
       FROM securitylake.source;
 COMMENT ON VIEW securitylake.sources IS 'configured Security Lake sources (no secrets)';
 
+-- The rows queued under some routing keys, and when the oldest of them was queued: read
+-- through the primary key (route_key, id) only. The view below calls it once per source
+-- with parameters the planner cannot see; left to a generic estimate it scanned the whole
+-- queue for each source as soon as one source held most of it (test/e2e/plans.test.mjs).
+CREATE FUNCTION securitylake._queued_rows(keys text[], OUT queued_rows bigint, OUT oldest_enqueued_at timestamptz)
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    SET enable_seqscan = off
+AS $fn$
+    SELECT pg_catalog.count(*), pg_catalog.min(q.enqueued_at) FROM securitylake.queue q
+     WHERE q.route_key OPERATOR(pg_catalog.=) ANY (keys);
+$fn$;
+REVOKE ALL ON FUNCTION securitylake._queued_rows(text[]) FROM PUBLIC;
+
 -- Delivery per source. queued_rows counts the rows routed to the source (by name or
 -- by class); last_error is secret-free by construction (AWS codes and messages).
 CREATE VIEW securitylake.status AS
@@ -31,10 +45,7 @@ CREATE VIEW securitylake.status AS
            (SELECT count(*) FROM securitylake.dead_letter d WHERE d.source = s.name) AS dead_letters
       FROM securitylake.source s
       LEFT JOIN securitylake.source_state st ON st.source = s.name
-      LEFT JOIN LATERAL (
-            SELECT count(*) AS queued_rows, min(qq.enqueued_at) AS oldest_enqueued_at
-              FROM securitylake.queue qq
-             WHERE qq.route_key = ANY (securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid))) q ON true
+      LEFT JOIN LATERAL securitylake._queued_rows(securitylake.source_route_keys(s.name, s.route_by_class, s.class_uid)) q ON true
       LEFT JOIN LATERAL (
             SELECT count(*) AS objects, sum(up.rows) AS rows, sum(up.bytes) AS bytes
               FROM securitylake.uploads up WHERE up.source = s.name) u ON true;
@@ -57,6 +68,7 @@ GRANT INSERT (source, event, region, account_id) ON securitylake.queue TO securi
 GRANT EXECUTE ON FUNCTION securitylake.route_key(text, jsonb)
     TO securitylake_writer, securitylake_admin, securitylake_worker;
 GRANT EXECUTE ON FUNCTION securitylake.source_route_keys(text, bool, int) TO securitylake_admin, securitylake_worker;
+GRANT EXECUTE ON FUNCTION securitylake._queued_rows(text[]) TO securitylake_admin;
 GRANT SELECT ON securitylake.queue, securitylake.uploads, securitylake.dead_letter,
                 securitylake.sources, securitylake.status, securitylake.unrouted
     TO securitylake_admin;

@@ -36,13 +36,13 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p JOIN pg_language l ON l.oi
                  WHERE p.pronamespace = 'securitylake'::regnamespace AND l.lanname IN ('plpgsql', 'sql')$$,
               ARRAY['_validate_parquet_schema', '_validate_source', 'create_source', 'alter_source', 'drop_source',
                     'set_credentials', 'clear_credentials', 'retry_dead_letter', '_check_backpressure', '_sync_backpressure_trigger',
-                    'route_key', 'source_route_keys', '_queued_keys', '_flush_pending', '_flush_skipped'],
+                    'route_key', 'source_route_keys', '_queued_keys', '_flush_pending', '_flush_skipped', '_queued_rows'],
               'the SQL-level functions are the expected ones');
 SELECT is((SELECT string_agg(p.proname, ', ') FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
             WHERE p.pronamespace = 'securitylake'::regnamespace AND l.lanname IN ('plpgsql', 'sql')
               AND p.prosqlbody IS NULL
               AND NOT (p.proconfig @> ARRAY['search_path=pg_catalog, pg_temp']
-                       AND (p.prosecdef OR p.proname IN ('_queued_keys', '_flush_pending', '_flush_skipped')))),
+                       AND (p.prosecdef OR p.proname IN ('_queued_keys', '_flush_pending', '_flush_skipped', '_queued_rows')))),
           NULL, 'every plpgsql/sql function pins search_path = pg_catalog, pg_temp; all but the workers'' helpers are SECURITY DEFINER');
 SELECT is((SELECT string_agg(p.proname, ', ') FROM pg_proc p
             WHERE p.pronamespace = 'securitylake'::regnamespace AND p.prosqlbody IS NOT NULL
