@@ -68,7 +68,11 @@
 /* Pending batches taken per cycle. */
 #define PENDING_PER_CYCLE 64
 
+/* A flush() is being served: of every source, or of the ones it named. */
 static bool flush_mode = false;
+static bool flush_all = false;
+static char flush_names[SL_FLUSH_RING][SL_FLUSH_NAME_SIZE];
+static int	nflush_names = 0;
 static MemoryContext cycle_cxt = NULL;
 static TimestampTz last_sweep = 0;
 
@@ -138,6 +142,23 @@ guarded(const char *what, SlStep step, void *arg, SlSource *source)
 		MemoryContextSwitchTo(old);
 	}
 	PG_END_TRY();
+}
+
+/*
+ * Does a flush() ask for this source now (its thresholds and backoff set
+ * aside once)? A flush of another source leaves it to its own schedule.
+ */
+static bool
+flush_wants(SlSource *source)
+{
+	int			i;
+
+	if (!flush_mode || flush_all)
+		return flush_mode;
+	for (i = 0; i < nflush_names; i++)
+		if (strcmp(flush_names[i], source->name) == 0)
+			return true;
+	return false;
 }
 
 /* ----------------------------------------------------------------
@@ -292,7 +313,7 @@ deliver_pending(List *sources)
 	{
 		SlSource   *s = lfirst(lc);
 
-		if (s->enabled && (flush_mode || s->next_attempt_at <= now))
+		if (s->enabled && (flush_wants(s) || s->next_attempt_at <= now))
 			ready = lappend(ready, s);
 	}
 	pending = sl_take_pending(ready, PENDING_PER_CYCLE);
@@ -302,7 +323,8 @@ deliver_pending(List *sources)
 
 		arg.batch = lfirst(lc);
 		/* An earlier batch of the same source may have failed in this cycle. */
-		if (sl_stop_requested() || (!flush_mode && arg.batch->source->next_attempt_at > GetCurrentTimestamp()))
+		if (sl_stop_requested() ||
+			(!flush_wants(arg.batch->source) && arg.batch->source->next_attempt_at > GetCurrentTimestamp()))
 		{
 			sl_batch_release(arg.batch);
 			continue;
@@ -379,10 +401,10 @@ run_cycle(void)
 		arg.source = lfirst(lc);
 		if (sl_stop_requested())
 			break;
-		/* Counts serve the thresholds; a flush drains every source anyway. */
-		if (!flush_mode && arg.source->enabled && arg.source->next_attempt_at <= now)
+		/* Counts serve the thresholds; a source a flush asks for is drained anyway. */
+		if (!flush_wants(arg.source) && arg.source->enabled && arg.source->next_attempt_at <= now)
 			guarded("counting new events", count_step, &arg, arg.source);
-		if (sl_source_due(arg.source, GetCurrentTimestamp(), flush_mode))
+		if (sl_source_due(arg.source, GetCurrentTimestamp(), flush_wants(arg.source)))
 			guarded("delivery", drain_source, &arg, arg.source);
 		if (arg.source->enabled)
 		{
@@ -621,6 +643,7 @@ securitylake_worker_main(Datum main_arg)
 			if (ready)
 			{
 				flush_mode = ticket != seen_ticket;
+				flush_all = flush_mode && sl_flush_wanted(seen_ticket, ticket, flush_names, &nflush_names);
 				sleep_ms = run_cycle();
 				flush_mode = false;
 			}
@@ -657,6 +680,7 @@ securitylake_flush_worker_main(Datum main_arg)
 		if (ready)
 		{
 			flush_mode = true;
+			flush_all = true;
 			(void) run_cycle();
 		}
 	}

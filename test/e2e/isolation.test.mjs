@@ -202,6 +202,27 @@ test('a pending batch whose upload keeps failing is charged to its source with b
     assert.doesNotMatch(log, /delivery for source "recovering" failed: [^\n]*SlowDown/);
     assert.doesNotMatch(log, /\(none\)/);
 
+    // A flush of the other source does not make the failing one try again (its backoff
+    // holds), so it never waits for that attempt.
+    psql(`UPDATE securitylake.source_state SET next_attempt_at = now() + interval '10 min' WHERE source = 'failing'`);
+    await sleep(500);
+    const attemptsBefore = one(`SELECT max(attempts) FROM securitylake.batch WHERE source = 'failing'`);
+    const mark2 = logMark();
+    const more = [];
+    for (let i = 0; i < 3; i++) {
+      const evs = authEvents(50, { seed: 210 + i });
+      more.push(...evs);
+      copyEvents(evs, { source: 'recovering' });
+      const t0 = Date.now();
+      psql(`SELECT count(*) FROM securitylake.flush('recovering', '60 s')`);
+      assert.ok(Date.now() - t0 < 10000, `flush('recovering') took ${Date.now() - t0} ms`);
+    }
+    assert.equal(one(`SELECT max(attempts) FROM securitylake.batch WHERE source = 'failing'`), attemptsBefore,
+      'flush() of another source left the failing source to its backoff');
+    assert.doesNotMatch(logSince(mark2), /delivery for source "failing" failed/);
+    assert.deepEqual(exactlyOnce(await lakeUids(gate, 'recovering'), [...recoveringEvents, ...more].map((e) => e.metadata.uid)),
+      { lost: 0, duplicated: 0, extra: 0 });
+
     // S3 back: the failing source's batch goes out too, exactly once.
     await admin(gate2, 'down', { seconds: 0 });
     psql(`SELECT count(*) FROM securitylake.flush('failing', '120 s')`);
