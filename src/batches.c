@@ -181,12 +181,13 @@ pending_from_tuple(List *sources, HeapTuple tup, TupleDesc desc)
 }
 
 List *
-sl_take_pending(List *sources, int max_batches, bool ignore_backoff)
+sl_take_pending(List *sources, int max_batches, List *forced)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	Oid			types[5] = {INT4OID, TIMESTAMPTZOID, TEXTARRAYOID, INT4OID, BOOLOID};
+	Oid			types[5] = {INT4OID, TIMESTAMPTZOID, TEXTARRAYOID, INT4OID, TEXTARRAYOID};
 	Datum		values[5];
 	char	  **names;
+	char	  **forced_names;
 	List	   *batches = NIL;
 	ListCell   *lc;
 	int			n = 0;
@@ -200,13 +201,17 @@ sl_take_pending(List *sources, int max_batches, bool ignore_backoff)
 	sl_lease_params(&values[0], &values[1]);
 	values[2] = sl_text_array(names, n);
 	values[3] = Int32GetDatum(max_batches);
-	values[4] = BoolGetDatum(ignore_backoff);
+	forced_names = palloc(sizeof(char *) * (list_length(forced) + 1));
+	n = 0;
+	foreach(lc, forced)
+		forced_names[n++] = ((SlSource *) lfirst(lc))->name;
+	values[4] = sl_text_array(forced_names, n);
 	sl_begin_step("securitylake: taking pending batches");
 	/* The source's backoff is read here, not from the cycle's start: another worker may have set it. */
 	sl_exec("WITH t AS (SELECT p.id FROM securitylake.batch p"
 			"            WHERE p.source OPERATOR(pg_catalog.=) ANY ($3)"
 			"              AND (p.held_by IS NULL OR NOT securitylake._worker_alive(p.held_by, p.held_since))"
-			"              AND ($5 OR NOT EXISTS (SELECT 1 FROM securitylake.source_state st"
+			"              AND (p.source OPERATOR(pg_catalog.=) ANY ($5) OR NOT EXISTS (SELECT 1 FROM securitylake.source_state st"
 			"                                      WHERE st.source OPERATOR(pg_catalog.=) p.source"
 			"                                        AND st.next_attempt_at OPERATOR(pg_catalog.>) pg_catalog.now()))"
 			"            ORDER BY p.id LIMIT $4 FOR UPDATE OF p SKIP LOCKED)"

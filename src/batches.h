@@ -62,10 +62,10 @@ extern void sl_batch_record(SlBatch *b);
 
 /*
  * Lease up to max_batches pending batches of these sources that no live
- * worker holds and whose source is not backing off (unless ignore_backoff:
- * flush) (own step).
+ * worker holds and whose source is not backing off (the forced ones, which a
+ * flush() asks for, whatever their backoff) (own step).
  */
-extern List *sl_take_pending(List *sources, int max_batches, bool ignore_backoff);
+extern List *sl_take_pending(List *sources, int max_batches, List *forced);
 
 /* Read a pending batch's ids (own step). */
 extern void sl_batch_load_ids(SlBatch *b);

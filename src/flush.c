@@ -4,9 +4,11 @@
  *		securitylake.flush(source, timeout): deliver now and wait.
  *
  * flush() notes the newest queue id handed out, asks the workers for a drain
- * that ignores batch thresholds, and waits until no row of the source(s) up
- * to that id is left in the queue — every such event is then in the lake or
- * dead-lettered. Without a name it waits for the enabled sources (and the
+ * of the source (of every source without a name) that sets its batch
+ * thresholds and its backoff aside once, and waits until no row of the
+ * source(s) up to that id is left in the queue — every such event is then in
+ * the lake or dead-lettered. Other sources keep their own schedule: a flush of
+ * one source never waits for another's failing attempts. Without a name it waits for the enabled sources (and the
  * rows no source takes, which the sweep dead-letters) and says which
  * disabled sources it skipped. It reads the queue through its primary key
  * (route_key, id), per routing key: what other sources have queued costs it
@@ -106,15 +108,18 @@ run_dynamic_drain(void)
 		WaitForBackgroundWorkerShutdown(handle);
 }
 
-/* Returns the ticket whose completion means the workers ran a full drain. */
+/*
+ * Returns the ticket whose completion means the workers ran a drain of the
+ * source (of every source when NULL).
+ */
 static uint64
-request_drain(void)
+request_drain(const char *source)
 {
 	uint64		ticket = 0;
 
 	if (sl_shmem_ready())
 	{
-		ticket = pg_atomic_add_fetch_u64(&sl_shared->flush_requested, 1);
+		ticket = sl_flush_request(source);
 		sl_wake_workers();
 	}
 	else
@@ -158,8 +163,9 @@ check_source(Datum *values, char *nulls)
 {
 	Oid			types[2] = {INT8OID, TEXTOID};
 	char	   *name = TextDatumGetCString(values[1]);
-	int64		state = query_int8("SELECT CASE WHEN s.enabled THEN 1 ELSE 2 END FROM securitylake.source s"
-								   " WHERE s.name OPERATOR(pg_catalog.=) $2",
+	/* One row whatever the name: 0 when no source has it. */
+	int64		state = query_int8("SELECT coalesce((SELECT CASE WHEN s.enabled THEN 1 ELSE 2 END"
+								   "                   FROM securitylake.source s WHERE s.name OPERATOR(pg_catalog.=) $2), 0)",
 								   2, types, values, nulls);
 
 	if (state == 0)
@@ -276,7 +282,7 @@ securitylake_flush(PG_FUNCTION_ARGS)
 		 */
 		if (!requested || (drain_done(ticket) && blocking_error(source) == NULL))
 		{
-			ticket = request_drain();
+			ticket = request_drain(source);
 			requested = true;
 		}
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -70,7 +70,11 @@
 /* Pending batches taken per cycle. */
 #define PENDING_PER_CYCLE 64
 
+/* A flush() is being served: of every source, or of the ones it named. */
 static bool flush_mode = false;
+static bool flush_all = false;
+static char flush_names[SL_FLUSH_RING][SL_FLUSH_NAME_SIZE];
+static int	nflush_names = 0;
 static MemoryContext cycle_cxt = NULL;
 static TimestampTz last_sweep = 0;
 
@@ -116,6 +120,7 @@ note_error(const char *what, SlSource *source)
 	FlushErrorState();
 	if (IsTransactionState())
 		AbortCurrentTransaction();
+	MemoryContextSwitchTo(cycle_cxt);	/* the abort left TopMemoryContext current */
 	release_leases();
 	msg = edata->detail ? psprintf("%s: %s", edata->message, edata->detail) : edata->message;
 	if (source == NULL)
@@ -157,8 +162,26 @@ guarded(const char *what, SlStep step, void *arg, SlSource *source)
 	{
 		MemoryContextSwitchTo(old);
 		note_error(what, source);
+		MemoryContextSwitchTo(old);
 	}
 	PG_END_TRY();
+}
+
+/*
+ * Does a flush() ask for this source now (its thresholds and backoff set
+ * aside once)? A flush of another source leaves it to its own schedule.
+ */
+static bool
+flush_wants(SlSource *source)
+{
+	int			i;
+
+	if (!flush_mode || flush_all)
+		return flush_mode;
+	for (i = 0; i < nflush_names; i++)
+		if (strcmp(flush_names[i], source->name) == 0)
+			return true;
+	return false;
 }
 
 /* ----------------------------------------------------------------
@@ -263,7 +286,7 @@ deliver_own_pending(SlSource *source, MemoryContext cxt)
 	/* One at a time: a batch leased is a batch another worker cannot help with. */
 	while (ok && n < PENDING_PER_CYCLE && !sl_stop_requested())
 	{
-		List	   *pending = sl_take_pending(list_make1(source), 1, flush_mode);
+		List	   *pending = sl_take_pending(list_make1(source), 1, flush_wants(source) ? list_make1(source) : NIL);
 		SlBatch    *b;
 
 		if (pending == NIL)
@@ -371,6 +394,7 @@ static void
 deliver_pending(List *sources)
 {
 	List	   *ready = NIL;
+	List	   *forced = NIL;
 	ListCell   *lc;
 	TimestampTz now = GetCurrentTimestamp();
 	int			n;
@@ -379,13 +403,15 @@ deliver_pending(List *sources)
 	{
 		SlSource   *s = lfirst(lc);
 
-		if (s->enabled && (flush_mode || s->next_attempt_at <= now))
+		if (s->enabled && flush_wants(s))
+			forced = lappend(forced, s);
+		if (s->enabled && (flush_wants(s) || s->next_attempt_at <= now))
 			ready = lappend(ready, s);
 	}
 	/* One at a time: a batch leased is a batch another worker cannot help with. */
 	for (n = 0; ready != NIL && n < PENDING_PER_CYCLE && !sl_stop_requested(); n++)
 	{
-		List	   *pending = sl_take_pending(ready, 1, flush_mode);
+		List	   *pending = sl_take_pending(ready, 1, forced);
 		PendingArg	arg;
 
 		if (pending == NIL)
@@ -443,9 +469,11 @@ run_cycle(void)
 	ListCell   *lc;
 	TimestampTz now;
 	TimestampTz wake = 0;
+	MemoryContext old;
 
+	/* Whatever a cycle allocates goes when the next one starts. */
 	MemoryContextReset(cycle_cxt);
-	MemoryContextSwitchTo(cycle_cxt);
+	old = MemoryContextSwitchTo(cycle_cxt);
 	guarded("loading the sources", load_sources_step, &cycle, NULL);
 	guarded("the delivery of pending batches", pending_step, &cycle, NULL);
 	now = GetCurrentTimestamp();
@@ -456,10 +484,10 @@ run_cycle(void)
 		arg.source = lfirst(lc);
 		if (sl_stop_requested())
 			break;
-		/* Counts serve the thresholds; a flush drains every source anyway. */
-		if (!flush_mode && arg.source->enabled && arg.source->next_attempt_at <= now)
+		/* Counts serve the thresholds; a source a flush asks for is drained anyway. */
+		if (!flush_wants(arg.source) && arg.source->enabled && arg.source->next_attempt_at <= now)
 			guarded("counting new events", count_step, &arg, arg.source);
-		if (sl_source_due(arg.source, GetCurrentTimestamp(), flush_mode))
+		if (sl_source_due(arg.source, GetCurrentTimestamp(), flush_wants(arg.source)))
 			guarded("delivery", drain_source, &arg, arg.source);
 		if (arg.source->enabled)
 		{
@@ -475,12 +503,12 @@ run_cycle(void)
 	 * for more cycles while any is left.
 	 */
 	now = GetCurrentTimestamp();
-	if (flush_mode || TimestampDifferenceExceeds(last_sweep, now, SWEEP_INTERVAL_MS))
+	if ((flush_mode && flush_all) || TimestampDifferenceExceeds(last_sweep, now, SWEEP_INTERVAL_MS))
 	{
 		guarded("the sweep of events no source takes", sweep_step, NULL, NULL);
 		last_sweep = now;
 	}
-	MemoryContextSwitchTo(TopMemoryContext);
+	MemoryContextSwitchTo(old);
 	if (wake == 0)
 		return sl_naptime_ms;
 	return Max(10, Min((long) sl_naptime_ms, (long) ((wake - GetCurrentTimestamp()) / 1000)));
@@ -762,6 +790,7 @@ securitylake_worker_main(Datum main_arg)
 			if (ready)
 			{
 				flush_mode = ticket != seen_ticket;
+				flush_all = flush_mode && sl_flush_wanted(seen_ticket, ticket, flush_names, &nflush_names);
 				sleep_ms = run_cycle();
 				flush_mode = false;
 			}
@@ -798,6 +827,7 @@ securitylake_flush_worker_main(Datum main_arg)
 		if (ready)
 		{
 			flush_mode = true;
+			flush_all = true;
 			(void) run_cycle();
 		}
 	}

@@ -44,6 +44,7 @@ sl_shmem_startup_hook(void)
 
 		memset(sl_shared, 0, sizeof(SlShared));
 		pg_atomic_init_u64(&sl_shared->flush_requested, 0);
+		SpinLockInit(&sl_shared->flush_mutex);
 		for (i = 0; i < SL_MAX_WORKERS; i++)
 			pg_atomic_init_u64(&sl_shared->worker[i].flush_done, 0);
 	}
@@ -102,4 +103,49 @@ sl_workers_done(Oid database, uint64 ticket)
 			return false;
 	}
 	return any;
+}
+
+uint64
+sl_flush_request(const char *source)
+{
+	uint64		ticket;
+	SlFlushRequest *r;
+
+	SpinLockAcquire(&sl_shared->flush_mutex);
+	ticket = pg_atomic_add_fetch_u64(&sl_shared->flush_requested, 1);
+	r = &sl_shared->flush_ring[ticket % SL_FLUSH_RING];
+	r->ticket = ticket;
+	strlcpy(r->source, source ? source : "", sizeof(r->source));
+	SpinLockRelease(&sl_shared->flush_mutex);
+	return ticket;
+}
+
+/*
+ * A flush() of one source forces that source only (its backoff, its
+ * thresholds): another source failing on its own schedule must not make
+ * every flush of this one wait for its attempt.
+ */
+bool
+sl_flush_wanted(uint64 seen, uint64 upto, char names[][SL_FLUSH_NAME_SIZE], int *n)
+{
+	bool		all = false;
+	uint64		t;
+
+	*n = 0;
+	if (upto <= seen)
+		return false;
+	if (upto - seen > SL_FLUSH_RING)
+		return true;			/* some were overwritten: drain everything */
+	SpinLockAcquire(&sl_shared->flush_mutex);
+	for (t = seen + 1; t <= upto && !all; t++)
+	{
+		SlFlushRequest *r = &sl_shared->flush_ring[t % SL_FLUSH_RING];
+
+		if (r->ticket != t || r->source[0] == '\0')
+			all = true;
+		else
+			strlcpy(names[(*n)++], r->source, SL_FLUSH_NAME_SIZE);
+	}
+	SpinLockRelease(&sl_shared->flush_mutex);
+	return all;
 }

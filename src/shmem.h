@@ -13,8 +13,20 @@
 
 #include "port/atomics.h"
 #include "storage/latch.h"
+#include "storage/spin.h"
 
 #define SL_MAX_WORKERS 32
+/* flush() requests remembered for the workers (a ring; older ones count as "all"). */
+#define SL_FLUSH_RING 16
+/* Room for a 64-character source name and the terminator. */
+#define SL_FLUSH_NAME_SIZE 72
+
+/* One flush() call: every source (source[0] == '\0') or the one it names. */
+typedef struct SlFlushRequest
+{
+	uint64		ticket;
+	char		source[SL_FLUSH_NAME_SIZE];
+} SlFlushRequest;
 
 typedef struct SlWorkerSlot
 {
@@ -27,6 +39,8 @@ typedef struct SlWorkerSlot
 typedef struct SlShared
 {
 	pg_atomic_uint64 flush_requested;	/* ticket counter, bumped by flush() */
+	slock_t		flush_mutex;	/* guards flush_ring and the counter's bumps */
+	SlFlushRequest flush_ring[SL_FLUSH_RING];	/* ticket t is at t % SL_FLUSH_RING */
 	SlWorkerSlot worker[SL_MAX_WORKERS];
 } SlShared;
 
@@ -35,6 +49,16 @@ extern void sl_shmem_request(void);
 extern bool sl_shmem_ready(void);
 extern void sl_wake_workers(void);
 extern bool sl_workers_done(Oid database, uint64 ticket);
+
+/* flush(): a drain of one source (or of every source: NULL); returns its ticket. */
+extern uint64 sl_flush_request(const char *source);
+
+/*
+ * A worker: which sources the flush requests after ticket seen, up to upto,
+ * ask for. True when every source; otherwise names[0 .. *n) (at most
+ * SL_FLUSH_RING of them).
+ */
+extern bool sl_flush_wanted(uint64 seen, uint64 upto, char names[][SL_FLUSH_NAME_SIZE], int *n);
 extern int	sl_database_count(void);
 extern char *sl_database_name(int i);
 

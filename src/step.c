@@ -25,9 +25,10 @@
  * ---------------------------------------------------------------- */
 
 /*
- * The caller's memory context, restored at the end of the step: committing
- * leaves CurrentMemoryContext at TopMemoryContext, where everything the
- * caller allocated next would stay for the life of the worker.
+ * The memory context a step was begun in, current again when it ends:
+ * committing leaves TopMemoryContext current, and what the caller allocated
+ * next would stay there for the worker's life (about 1 MB per attempt at a
+ * large batch, a few hundred bytes per idle cycle).
  */
 static MemoryContext step_caller_cxt = NULL;
 

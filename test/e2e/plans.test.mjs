@@ -1,0 +1,128 @@
+// Routing is defined once and the plans are checked (issue 12.4): every statement that
+// reads the queue for one source — the worker's claim, its arrival count, its page
+// reads and deletes, flush()'s wait (_flush_pending), status, the sweep's key scan
+// (_queued_keys) — goes through the primary key (route_key, id), never a sequential
+// scan, with another source's 200,000 rows queued. The worker's statements are taken
+// from the C sources themselves and planned as it plans them (its role, its settings,
+// one-shot custom plans); the SQL functions' inner statements are caught by auto_explain.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { psql, lit, skipNoPg } from '../lib/pg.mjs';
+import { psqlResult } from '../lib/worker.mjs';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const OTHER_ROWS = Number(process.env.PLANS_OTHER_ROWS ?? 200000);
+
+// Every SQL statement written as adjacent C string literals in a source file.
+function cStatements(file) {
+  const src = readFileSync(`${ROOT}/src/${file}`, 'utf8');
+  const out = [];
+  for (const m of src.matchAll(/(?:"(?:[^"\\\n]|\\.)*"\s*){2,}/g)) {
+    const text = [...m[0].matchAll(/"((?:[^"\\\n]|\\.)*)"/g)].map((l) => l[1].replace(/\\"/g, '"')).join('');
+    if (/securitylake\.queue q/.test(text)) out.push(text);
+  }
+  return out;
+}
+
+function cStatement(file, marker) {
+  const found = cStatements(file).filter((s) => s.includes(marker));
+  assert.equal(found.length, 1, `one statement of ${file} contains ${marker}: ${JSON.stringify(found)}`);
+  return found[0];
+}
+
+// The worker's session: its role and the settings it pins (src/loop.c).
+const WORKER_SESSION = `SET ROLE securitylake_worker; SET search_path = pg_catalog, pg_temp; SET jit = off;
+  SET max_parallel_workers_per_gather = 0; SET work_mem = '4MB'; SET random_page_cost = 4; SET enable_seqscan = on;
+  SET enable_indexscan = on; SET enable_bitmapscan = on; SET plan_cache_mode = auto;`;
+
+// EXPLAIN a worker statement: PREPAREd with its parameter types, EXECUTEd with values
+// (custom plans, as SPI_execute_with_args makes), after the statement's own SET LOCALs.
+function explainWorker(sql, types, args, { setLocal = '' } = {}) {
+  const r = psqlResult(`BEGIN; ${WORKER_SESSION} ${setLocal}
+    PREPARE s(${types.join(', ')}) AS ${sql};
+    EXPLAIN (COSTS OFF) EXECUTE s(${args.join(', ')});
+    ROLLBACK;`);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout;
+}
+
+// The plans of every statement a query runs, nested ones included (auto_explain).
+function explainNested(sql) {
+  const r = psqlResult(`LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on;
+    SET auto_explain.log_level = notice; SET client_min_messages = notice; SET auto_explain.log_format = text;
+    ${sql}`);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stderr;
+}
+
+// The plan reads the queue through its primary key with route_key in the index
+// condition (= a key, or > the last key for the loose scan), and never scans it whole.
+function assertByKey(plan, what) {
+  assert.doesNotMatch(plan, /Seq Scan on queue/, `${what}: no sequential scan of the queue\n${plan}`);
+  assert.match(plan, /Index (Only )?Scan( Backward)? using queue_pkey on queue|Bitmap Index Scan on queue_pkey/, `${what}: the primary key\n${plan}`);
+  assert.match(plan, /Index Cond: \(+\(?route_key (=|>) /, `${what}: route_key in the index condition\n${plan}`);
+  assert.doesNotMatch(plan, /Bitmap Index Scan on (?!queue_pkey)\w+\s+\([^)]*\)\s+Index Cond: \(route_key/, `${what}: another index\n${plan}`);
+}
+
+before(() => {
+  if (skipNoPg) return;
+  psql(`DROP EXTENSION IF EXISTS securitylake CASCADE; CREATE EXTENSION securitylake;
+        SELECT securitylake.create_source(n, 's3://aws-security-data-lake-us-east-1-planlake/ext/' || n || '/', NULL, NULL, c, 'us-east-1',
+               '123456789012', publish_rate => '1 day', options => '{"enabled": false, "endpoint": "http://127.0.0.1:9"}')
+          FROM (VALUES ('big', 3001), ('small', 3002)) v(n, c);
+        INSERT INTO securitylake.queue (source, event)
+          SELECT 'big', jsonb_build_object('class_uid', 3001, 'time', 1795000000000 + i, 'message', repeat('x', 200)) FROM generate_series(1, ${OTHER_ROWS}) i;
+        INSERT INTO securitylake.queue (source, event)
+          SELECT NULL, jsonb_build_object('class_uid', 3002, 'time', 1795000000000 + i) FROM generate_series(1, 500) i;
+        INSERT INTO securitylake.queue (source, event)
+          SELECT 'small', jsonb_build_object('class_uid', 3002, 'time', 1795000000000 + i) FROM generate_series(1, 500) i;
+        VACUUM ANALYZE securitylake.queue;`);
+});
+
+after(() => {
+  if (skipNoPg) return;
+  psql(`DELETE FROM securitylake.queue; DROP EXTENSION securitylake CASCADE; CREATE EXTENSION securitylake;`);
+});
+
+const smallIds = () => lit(psql(`SELECT array_agg(id) FROM securitylake.queue WHERE route_key = 'small'`).trim());
+
+test('the worker\'s statements on the queue use the (route_key, id) primary key', { skip: skipNoPg }, () => {
+  const SMALL_IDS = smallIds();
+  const claim = cStatement('claim.c', 'ORDER BY q.id');
+  // The claim sets these for its own transaction (claim.c read_rows): planned the same.
+  const claimLocals = [...readFileSync(`${ROOT}/src/claim.c`, 'utf8').matchAll(/sl_exec\("(SET LOCAL [^"]+)"/g)].map((m) => `${m[1]};`).join(' ');
+  assert.match(claimLocals, /SET LOCAL enable_seqscan = off;/);
+  const plans = {
+    claim: explainWorker(claim, ['text', 'bigint'], [lit('small'), '0'], { setLocal: claimLocals }),
+    'claim (from the head, no SET LOCAL)': explainWorker(claim, ['text', 'bigint'], [lit('small'), '0']),
+    'claim of the routing key #3002': explainWorker(claim, ['text', 'bigint'], [lit('#3002'), '0'], { setLocal: claimLocals }),
+    'arrival count': explainWorker(cStatement('schedule.c', 'pg_catalog.count(*)'), ['text', 'bigint', 'bigint'], [lit('small'), '0', '200000']),
+    'highest id of a key': explainWorker(cStatement('schedule.c', 'ORDER BY q.id DESC LIMIT 1'), ['text'], [lit('small')]),
+    'page read': explainWorker(cStatement('deliver.c', 'SELECT q.id, q.event'), ['text', 'bigint[]'], [lit('small'), SMALL_IDS]),
+    'commit delete': explainWorker(cStatement('commit.c', 'DELETE FROM securitylake.queue'), ['text', 'bigint', 'bigint', 'bigint[]'],
+      [lit('small'), '1', String(OTHER_ROWS * 2), SMALL_IDS]),
+    'dead letters': explainWorker(cStatement('batches.c', 'INSERT INTO securitylake.dead_letter'), ['text', 'bigint[]', 'text[]', 'text'],
+      [lit('small'), SMALL_IDS, lit(`{${Array(500).fill('r').join(',')}}`), lit('small')]),
+  };
+  const failed = [];
+  for (const [what, plan] of Object.entries(plans)) { try { assertByKey(plan, what); } catch (e) { failed.push(e.message); } }
+  assert.deepEqual(failed, []);
+});
+
+test('flush()\'s wait, status and the sweep\'s key scan use the (route_key, id) primary key', { skip: skipNoPg }, () => {
+  const plans = {
+    '_flush_pending (one source)': explainNested(`SELECT securitylake._flush_pending('small', ${OTHER_ROWS * 2});`),
+    '_flush_pending (all sources)': explainNested(`SELECT securitylake._flush_pending(NULL, ${OTHER_ROWS * 2});`),
+    '_flush_skipped': explainNested(`SELECT securitylake._flush_skipped(${OTHER_ROWS * 2});`),
+    status: explainNested(`SELECT * FROM securitylake.status;`),
+    'status of one source': explainNested(`SELECT * FROM securitylake.status WHERE source = 'small';`),
+    '_queued_keys (the sweep)': explainNested(`SELECT * FROM securitylake._queued_keys();`),
+  };
+  const failed = [];
+  for (const [what, plan] of Object.entries(plans)) {
+    assert.match(plan, /Query Text:/, `${what}: auto_explain reported the plans`);
+    try { assertByKey(plan, what); } catch (e) { failed.push(e.message); }
+  }
+  assert.deepEqual(failed, []);
+});
