@@ -75,7 +75,6 @@ GRANT INSERT (source, event, region, account_id) ON securitylake.queue TO securi
 GRANT EXECUTE ON FUNCTION securitylake.route_key(text, jsonb)
     TO securitylake_writer, securitylake_admin, securitylake_worker;
 GRANT EXECUTE ON FUNCTION securitylake.source_route_keys(text, bool, int) TO securitylake_admin, securitylake_worker;
-GRANT EXECUTE ON FUNCTION securitylake._queued_rows(text[]) TO securitylake_admin;
 GRANT SELECT ON securitylake.queue, securitylake.uploads, securitylake.dead_letter,
                 securitylake.sources, securitylake.status, securitylake.unrouted
     TO securitylake_admin;
