@@ -8,7 +8,7 @@ import { psql, query, one, lit, copyEvents, skipNoPg } from '../lib/pg.mjs';
 import { openDuck, storedObjects, dlit } from '../lib/duck.mjs';
 import { startGate, admin } from '../lib/gate.mjs';
 import { AUTH_SCHEMA, authEvents } from './fixtures.mjs';
-import { psqlResult, setSettings, resetSettings } from '../lib/worker.mjs';
+import { psqlResult, setSettings, resetSettings, waitFor } from '../lib/worker.mjs';
 
 const BUCKET = 'aws-security-data-lake-us-east-1-flushlake';
 const USER = { accessKeyId: 'AKIAFLUSHTESTUSER001', secretAccessKey: 'flushSecretKeyForTheGate00000000000000001' };
@@ -122,6 +122,8 @@ test('64-character source names work end to end: create, queue, deliver, status,
   await admin(gate, 'faults', { count: 5, kinds: ['500'], target: 's3' });
   const first = psqlResult(`SELECT count(*) FROM securitylake.flush(${lit(names[1])}, '2 s')`);
   assert.match(first.stderr, /timed out/);
+  // The client retries a 500 itself before the attempt counts as failed: wait for that.
+  await waitFor(() => one(`SELECT count(*) FROM securitylake.batch WHERE attempts >= 1`) === 1, { timeoutMs: 30000, what: 'the failed attempt recorded' });
   assert.deepEqual(query(`SELECT source, attempts FROM securitylake.batch`), [{ source: names[1], attempts: 1 }]);
   psql(`SELECT count(*) FROM securitylake.flush(${lit(names[1])}, '60 s')`);
 

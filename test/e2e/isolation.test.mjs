@@ -138,7 +138,16 @@ test(`a batch of ${N} that fails for one event: that event dead-lettered, the re
                           FROM securitylake.uploads u WHERE u.source = 'poisoned'`);
     const during = one(`SELECT count(*) FROM securitylake.uploads WHERE source = 'steady'
                           AND finished_at BETWEEN ${lit(window.from)} AND ${lit(window.to)}`);
-    assert.ok(during >= 2, `the steady source uploaded ${during} objects during the bisection (${window.from} .. ${window.to})`);
+    const windowMs = one(`SELECT (extract(epoch FROM ${lit(window.to)}::timestamptz - ${lit(window.from)}::timestamptz) * 1000)::int`);
+    // The steady source (publish_rate 1 s) never waited long for an upload while the other
+    // was bisected: the largest gap between its uploads, the bisection's window included.
+    const gapMs = one(`SELECT coalesce(max(gap), 0) FROM (
+                         SELECT (extract(epoch FROM finished_at - lag(finished_at) OVER (ORDER BY finished_at)) * 1000)::int AS gap
+                           FROM securitylake.uploads WHERE source = 'steady'
+                            AND finished_at <= ${lit(window.to)}::timestamptz + interval '2 s') g`);
+    console.log(`isolation: bisection window ${windowMs} ms, ${during} steady uploads in it, largest gap between steady uploads ${gapMs} ms`);
+    assert.ok(windowMs < 1500 || during >= 1, `the steady source uploaded ${during} objects during the bisection (${window.from} .. ${window.to})`);
+    assert.ok(gapMs < 5000, `the steady source waited ${gapMs} ms between uploads`);
 
     // Charged to the poisoned source (status showed it), never to the other, and the log
     // names the source in every line about it.

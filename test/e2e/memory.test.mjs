@@ -68,7 +68,7 @@ function assertOnce(seen, uids) {
 // with its uid and the reason its dead letter must give.
 const TIME = BASE_TIME + 3600000;
 const ev = (uid, extra) => `jsonb_build_object('class_uid', 3002, 'time', ${TIME}, 'metadata', jsonb_build_object('uid', ${lit(uid)}, 'version', '1.1.0'), ${extra})`;
-const tooLarge = (bytes) => new RegExp(`^event too large \\(${bytes} bytes of JSON; max_event_size is 16777216\\)$`);
+const tooLarge = (bytes) => new RegExp(`^event too large \\(${bytes} bytes; max_event_size is 16777216\\)$`);
 const HOSTILE = [
   { uid: 'h-control-180mb', sql: ev('h-control-180mb', `'message', repeat(chr(1), 180000000)`), reason: tooLarge('1800\\d{5}') },
   ...Array.from({ length: 10 }, (_, i) => ({
