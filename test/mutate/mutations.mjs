@@ -123,7 +123,15 @@ export const MUTATIONS = [
     find: 'qsort(b->events, b->nevents, sizeof(SlEvent *), compare_events);',
     replace: '(void) compare_events;',
     description: 'records are written in queue order, not sorted by time',
-    suites: 'node', tests: 'test/e2e/pipeline.test.mjs', moving: 'glue',
+    suites: 'node', tests: 'test/e2e/order.test.mjs', moving: 'glue',
+  },
+  {
+    id: 'records-sorted-descending',
+    file: 'src/batch.c',
+    find: 'return x->time_ms < y->time_ms ? -1 : 1;',
+    replace: 'return x->time_ms < y->time_ms ? 1 : -1;',
+    description: 'records are sorted by time, newest first',
+    suites: 'node', tests: 'test/e2e/order.test.mjs', moving: 'glue',
   },
   {
     id: 'unmapped-dropped',

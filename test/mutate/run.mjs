@@ -7,8 +7,9 @@
 // installing into the private copy), restores the file, and reports
 //   killed    the named test failed (or timed out),
 //   survived  the named test passed: a missing test,
-//   broken    the find text is missing or not unique, the mutant does not build, or the
-//             unmutated tree fails that test (the result would mean nothing).
+//   broken    the find text is missing or not unique, the mutant does not build, the
+//             unmutated tree fails that test (the result would mean nothing), or test/run
+//             gave no verdict twice (its node runner reported no test at all).
 // Ends with "mutation score: …"; exit status 0 only when every mutation was killed.
 //
 // Options:
@@ -110,6 +111,9 @@ function runTests(tree, env, m, logDir, timeoutS) {
       const failedTests = [];
       const nodeLog = join(logDir, 'node.log');
       if (existsSync(nodeLog)) for (const [, name] of readFileSync(nodeLog, 'utf8').matchAll(/^not ok \d+ - (.*)$/gm)) failedTests.push(name);
+      // A node run that reported no test at all (its runner died) is no verdict.
+      const nodeRan = !wanted.includes('node') || (existsSync(nodeLog) && /^(not )?ok \d+ /m.test(readFileSync(nodeLog, 'utf8')));
+      if (!nodeRan) return done({ outcome: 'error', detail: `the node test runner reported no test (see ${join(logDir, 'node.log')})`, seconds });
       if (wanted.some((s) => counts[s]?.f > 0)) {
         const detail = wanted.filter((s) => counts[s]).map((s) => `${s}: ${counts[s].f} of ${counts[s].p + counts[s].f} failed`).join(', ');
         return done({ outcome: 'fail', detail: failedTests.length ? `${detail} — ${failedTests.slice(0, 2).join(' | ')}` : detail, seconds });
@@ -169,7 +173,9 @@ async function main() {
       for (const m of list) {
         const t = target(m);
         if (baseline.has(t) || checkFinds(m, tree)) continue;
-        const r = await runTests(tree, env, m, join(LOGS, 'baseline', t.replace(/[^A-Za-z0-9.-]+/g, '_')), o.timeout);
+        const blDir = join(LOGS, 'baseline', t.replace(/[^A-Za-z0-9.-]+/g, '_'));
+        let r = await runTests(tree, env, m, blDir, o.timeout);
+        if (r.outcome === 'error') r = await runTests(tree, env, m, blDir, o.timeout);
         baseline.set(t, r);
         console.log(`baseline  ${t.padEnd(73)} ${String(r.seconds).padStart(4)} s  ${r.outcome === 'pass' ? 'passes' : `FAILS: ${r.detail}`}`);
       }
@@ -197,7 +203,11 @@ async function main() {
           report({ ...base, result: 'broken', seconds: Math.round((Date.now() - t0) / 1000), detail: `does not build: ${(/error: .*/.exec(b.log) ?? [b.log.trim().split('\n').pop()])[0]}` });
           continue;
         }
-        const r = await runTests(tree, env, m, logDir, o.timeout);
+        let r = await runTests(tree, env, m, logDir, o.timeout);
+        if (r.outcome === 'error') {
+          console.log(`retry     ${m.id}: ${r.detail}`);
+          r = await runTests(tree, env, m, logDir, o.timeout);
+        }
         const result = r.outcome === 'pass' ? 'survived' : r.outcome === 'error' ? 'broken' : 'killed';
         report({ ...base, result, seconds: Math.round((Date.now() - t0) / 1000), detail: r.detail });
       } finally {
