@@ -59,7 +59,7 @@ export function serverLog() {
 const sleepMs = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Wait until the server accepts queries again (after a crash and its recovery).
-export async function waitForServer(opts, tries = 300) {
+export async function waitForServer(opts, tries = 600) {
   for (let i = 0; i < tries; i++) {
     try { psql('SELECT 1', opts); return; } catch { await sleepMs(100); }
   }
@@ -72,7 +72,7 @@ export function workerPid(opts) {
 }
 
 // Wait for a securitylake worker other than notPid to be connected; returns its pid.
-export async function waitForWorker(opts, notPid = 0, tries = 300) {
+export async function waitForWorker(opts, notPid = 0, tries = 600) {
   for (let i = 0; i < tries; i++) {
     try {
       const pid = workerPid(opts);
