@@ -110,7 +110,7 @@ function runTests(tree, env, m, logDir, timeoutS) {
       const wanted = m.suites.split(/\s+/).filter(Boolean);
       const failedTests = [];
       const nodeLog = join(logDir, 'node.log');
-      if (existsSync(nodeLog)) for (const [, name] of readFileSync(nodeLog, 'utf8').matchAll(/^not ok \d+ - (.*)$/gm)) failedTests.push(name);
+      if (existsSync(nodeLog)) for (const [, name] of readFileSync(nodeLog, 'utf8').matchAll(/^not ok \d+ - (.*)$/gm)) if (!/ # TODO\b/.test(name)) failedTests.push(name);
       // A node run that reported no test at all (its runner died) is no verdict.
       const nodeRan = !wanted.includes('node') || (existsSync(nodeLog) && /^(not )?ok \d+ /m.test(readFileSync(nodeLog, 'utf8')));
       if (!nodeRan) return done({ outcome: 'error', detail: `the node test runner reported no test (see ${join(logDir, 'node.log')})`, seconds });
