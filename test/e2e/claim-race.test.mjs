@@ -1,22 +1,18 @@
-// Two workers: a claim must not take rows another worker delivered while it waited
+// Two workers: a claim must not take rows another worker delivered while it was starting
 // (issue 16; found when parallel.test.mjs duplicated one batch of 5000 under load).
 //
-// A claim starts its transaction (and, today, the snapshot its queue cursor reads with),
-// then waits for the source's claim lock. If meanwhile the other worker commits a batch —
-// its rows deleted, its batch row gone — the claim's fresh look at the pending batches no
-// longer skips those rows, but its older cursor snapshot still sees them queued: they are
-// claimed and uploaded a second time. Made deterministic here: worker A's PutObject is held
-// at the gate, the test holds the source's claim lock so worker B's claim waits, A's
-// upload is released and commits, then the lock is released. Every event must be in the
-// lake exactly once.
-//
-// Todo until the claim reads with a snapshot taken after its lock (the glue rewrite):
-// it fails on the current tree. Depends on the claim lock being the advisory lock
-// (8466, hashtext(source)) — after the rewrite, hold whatever the claim waits on instead.
-// Needs the gate's stall API.
+// A claim's step begins a transaction with a snapshot, then takes the source's row lock
+// (source_state, FOR UPDATE SKIP LOCKED) and checks that the source has no batch pending.
+// If the other worker commits its batch in between — its rows deleted, its batch row gone —
+// the check (a fresh statement) sees no batch; a queue cursor reading with the step's
+// older snapshot would still see those rows queued and claim them a second time. The
+// cursor therefore takes a snapshot of its own (src/claim.c). Made deterministic here:
+// worker A's PutObject is held at the gate, worker B's claim is held right after its step
+// began (test fault sleep:claim-begun), A's upload is released and commits, then B goes on.
+// Every event must be in the lake exactly once.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { psql, one, lit, copyEvents, skipNoPg, PG_BIN } from '../lib/pg.mjs';
 import { openDuck, storedObjects, dlit } from '../lib/duck.mjs';
@@ -45,8 +41,11 @@ async function until(what, check, ms = 60000) {
 }
 
 const workers = () => one(`SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'securitylake worker'`);
-const workersWaitingForAdvisoryLock = () => one(`SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-  WHERE l.locktype = 'advisory' AND NOT l.granted AND a.backend_type = 'securitylake worker'`);
+const claimsBegun = () => one(`SELECT count(*) FROM pg_stat_activity
+  WHERE backend_type = 'securitylake worker' AND query = 'securitylake: claiming a batch' AND state = 'active'`);
+function setFault(fault) {
+  psql(`ALTER SYSTEM SET securitylake.test_fault = ${lit(fault)}; SELECT pg_reload_conf();`);
+}
 
 // Ask the workers for a drain and give up waiting at once: the workers carry on.
 function requestDrain(name) {
@@ -69,13 +68,14 @@ before(async () => {
 after(async () => {
   if (skipNoPg) return;
   try { await releaseStall(gate); } catch { /* gate gone */ }
+  try { psql(`ALTER SYSTEM RESET securitylake.test_fault; SELECT pg_reload_conf();`); } catch { /* server gone */ }
   try { restartWith(1); await until('one worker', () => workers() >= 1); } catch (e) { console.log(`# restart: ${e.message}`); }
   duck?.close();
   await gate?.stop();
 });
 
-test('a claim waiting for the claim lock does not take the rows another worker delivered meanwhile', {
-  skip: skipNoPg, timeout: 180000, todo: 'the claim cursor reads with the snapshot taken before the claim lock (src/batch.c sl_claim)',
+test('a claim begun before another worker committed does not take the rows that worker delivered', {
+  skip: skipNoPg, timeout: 180000,
 }, async () => {
   const events = authEvents(300, { days: 1, seed: 91 });
   copyEvents(events, { source: 'race' });
@@ -85,20 +85,19 @@ test('a claim waiting for the claim lock does not take the rows another worker d
   await waitStalled(gate, 1);
   assert.equal(one(`SELECT count(*) FROM securitylake.batch`), 1, 'A holds one batch');
 
-  // The test holds the source's claim lock; worker B's next claim starts and waits for it.
-  const holder = spawn(`${PG_BIN}/psql`, ['-X', '-q', '-v', 'ON_ERROR_STOP=1'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  // Worker B's claim begins its step (its snapshot still shows A's rows queued) and waits there.
+  setFault('sleep:claim-begun:6000');
   try {
-    holder.stdin.write(`SELECT pg_advisory_lock(8466, hashtext('race'));\n`);
-    await until('the test holds the claim lock', () => one(`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 8466 AND granted`) === 1, 30000);
     requestDrain('race');
-    await until('a worker\'s claim waits for the claim lock', () => workersWaitingForAdvisoryLock() >= 1, 30000);
-
-    // A's upload is answered: A commits, its rows and its batch are gone.
+    await until('a worker\'s claim has begun and sleeps', () => claimsBegun() >= 1, 30000);
+    // A's upload is answered: A commits, its rows and its batch are gone, while B sleeps.
     await releaseStall(gate);
-    await until('A committed', () => one(`SELECT count(*) FROM securitylake.queue`) === 0 && one(`SELECT count(*) FROM securitylake.batch`) === 0, 60000);
+    await until('A committed', () => one(`SELECT count(*) FROM securitylake.queue`) === 0 && one(`SELECT count(*) FROM securitylake.batch`) === 0, 5000);
+    assert.ok(claimsBegun() >= 1, 'B is still inside its claim when A has committed');
   } finally {
-    holder.stdin.end('SELECT pg_advisory_unlock_all();\n\\q\n');
+    setFault('');
   }
+  await sleep(6500);   // B's claim goes on after A's commit
   psql(`SELECT count(*) FROM securitylake.flush('race', '30 s')`);
   await until('nothing pending', () => one(`SELECT count(*) FROM securitylake.batch`) === 0, 30000);
 
