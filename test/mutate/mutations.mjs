@@ -60,6 +60,15 @@ export const MUTATIONS = [
   },
   // ---- exactly once: claim → upload → commit -------------------------------------------
   {
+    id: 'commit-before-upload',
+    edits: [
+      { file: 'src/deliver.c', find: '#include "deliver.h"', replace: '#include "commit.h"\n#include "deliver.h"' },
+      { file: 'src/deliver.c', find: 'sl_test_fault_point("claimed");', replace: 'sl_test_fault_point("claimed");\n\tsl_commit_batches(list_make1(b));' },
+    ],
+    description: 'rows deleted (the batch committed) before the object is uploaded: a crash or an S3 error during the upload loses them',
+    suites: 'node', tests: 'test/e2e/upload-stall.test.mjs',
+  },
+  {
     id: 'commit-failed-upload',
     file: 'src/loop.c',
     find: 'if (result == SL_DELIVERED)\n',
@@ -181,6 +190,14 @@ export const MUTATIONS = [
     replace: 'WHERE true\n',
     description: 'flush() without a name waits for the rows of disabled sources, which nothing delivers, until its timeout',
     suites: 'node', tests: 'test/e2e/flush.test.mjs',
+  },
+  {
+    id: 'per-event-catch-dropped',
+    file: 'src/shred.c',
+    find: 'if (enc->in_sink || is_interrupt(edata))',
+    replace: 'if (true || enc->in_sink || is_interrupt(edata))',
+    description: "an ERROR while one event is encoded fails its whole batch instead of refusing that event with the reason",
+    suites: 'node', tests: 'test/e2e/validation.test.mjs',
   },
   // ---- trust boundaries (issue 11) -----------------------------------------------------------
   {
