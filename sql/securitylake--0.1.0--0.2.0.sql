@@ -126,6 +126,69 @@ CREATE OR REPLACE FUNCTION securitylake._caller_is_superuser()
     LANGUAGE c STABLE
     AS 'MODULE_PATHNAME', 'securitylake_caller_is_superuser';
 
+-- Two fields reading one key are refused when the source is created.
+CREATE OR REPLACE FUNCTION securitylake._validate_parquet_schema(node jsonb, path text DEFAULT '$', depth int DEFAULT 0)
+    RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    tag text;
+    problem text;
+    child jsonb;
+    dup text;
+    i int := 0;
+BEGIN
+    IF depth > 64 THEN
+        problem := 'the schema is nested deeper than 64 levels';
+    ELSIF jsonb_typeof(node) IS DISTINCT FROM 'object' THEN
+        problem := 'a schema node is not a JSON object';
+    ELSIF jsonb_typeof(node->'Tag') IS DISTINCT FROM 'string' THEN
+        problem := 'a schema node has no "Tag" string';
+    ELSE
+        tag := node->>'Tag';
+        IF tag !~* '(^|,)\s*name=[^,\s]+' THEN
+            problem := 'its Tag has no name=...';
+        ELSIF tag ~* '(^|,)\s*repetitiontype=' AND tag !~* '(^|,)\s*repetitiontype=(REQUIRED|OPTIONAL|REPEATED)\s*(,|$)' THEN
+            problem := 'its repetitiontype is not REQUIRED, OPTIONAL or REPEATED';
+        ELSIF node ? 'Fields' THEN
+            IF jsonb_typeof(node->'Fields') IS DISTINCT FROM 'array' OR jsonb_array_length(node->'Fields') = 0 THEN
+                problem := 'its "Fields" is not a non-empty array';
+            END IF;
+        ELSIF tag !~* '(^|,)\s*type=(BOOLEAN|INT32|INT64|FLOAT|DOUBLE|BYTE_ARRAY)\s*(,|$)' THEN
+            problem := 'a leaf''s type is not BOOLEAN, INT32, INT64, FLOAT, DOUBLE or BYTE_ARRAY';
+        END IF;
+    END IF;
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION 'invalid Parquet schema at %: %', path, problem
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'The schema is the reference connector''s parquet-go form: {"Tag": "name=..., repetitiontype=REQUIRED", "Fields": [{"Tag": "name=..., type=..., repetitiontype=..."}]}.',
+                  HINT = 'Leave schema NULL to write the built-in OCSF schema of the class.';
+    END IF;
+    IF node ? 'Fields' THEN
+        FOR child IN SELECT value FROM jsonb_array_elements(node->'Fields') LOOP
+            PERFORM securitylake._validate_parquet_schema(child, format('%s.Fields[%s]', path, i), depth + 1);
+            i := i + 1;
+        END LOOP;
+        -- A field reads the event key named by its inname (else its name), case-insensitively:
+        -- two fields of one group reading one key would write it twice (Glue and Athena refuse
+        -- two columns of one name). The worker checks this again (src/columns_tags.c).
+        SELECT k.key INTO dup
+          FROM (SELECT lower(coalesce(substring(f->>'Tag' FROM '(?:^|,)\s*inname=([^,\s]+)'),
+                                      substring(f->>'Tag' FROM '(?:^|,)\s*name=([^,\s]+)'))) AS key
+                  FROM jsonb_array_elements(node->'Fields') AS f) k
+         GROUP BY k.key HAVING count(*) > 1
+         ORDER BY k.key LIMIT 1;
+        IF dup IS NOT NULL THEN
+            RAISE EXCEPTION 'invalid Parquet schema at %: two fields read the same key "%"', path, dup
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'Field names (or their inname) match event keys case-insensitively.',
+                      HINT = 'Rename or remove one of the fields.';
+        END IF;
+    END IF;
+END
+$fn$;
+
 CREATE OR REPLACE FUNCTION securitylake._validate_source(s securitylake.source)
     RETURNS securitylake.source
     LANGUAGE plpgsql SECURITY DEFINER

@@ -30,6 +30,7 @@
 #include "claim.h"
 #include "event_rules.h"
 #include "schedule.h"
+#include "securitylake.h"
 #include "step.h"
 
 /* How many queue rows one SPI fetch brings while claiming. */
@@ -317,6 +318,7 @@ sl_claim(SlSource *source, int key, int64 from_id, List **batches, int64 *last_i
 	*last_id = 0;
 
 	sl_begin_step("securitylake: claiming a batch");
+	sl_test_fault_point("claim-begun");	/* the step's snapshot is taken */
 	if (source_busy(source))
 	{
 		sl_end_step();

@@ -18,6 +18,7 @@
 #include "nodes/pg_list.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
+#include "utils/timestamp.h"
 #include "utils/guc.h"
 #include "utils/varlena.h"
 
@@ -135,9 +136,23 @@ sl_database_name(int i)
 }
 
 #ifdef SL_TEST_HOOKS
+/* "sleep:<step>:<ms>": hold the worker there, interruptibly, to open a race window. */
+static void
+test_fault_sleep(const char *step, int ms)
+{
+	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+
+	elog(LOG, "securitylake: test fault: sleeping %d ms at step \"%s\"", ms, step);
+	while (GetCurrentTimestamp() < until)
+	{
+		CHECK_FOR_INTERRUPTS();
+		pg_usleep(10000L);
+	}
+}
+
 /*
- * The crash tests' hook (compiled into test builds only: make TEST_HOOKS=1). securitylake.test_fault = "abort:<step>[:<token>]" or
- * "error:<step>[:<token>]". With a token the fault fires once: a marker file
+ * The crash tests' hook (compiled into test builds only: make TEST_HOOKS=1). securitylake.test_fault = "abort:<step>[:<token>]",
+ * "error:<step>[:<token>]" or "sleep:<step>:<ms>". With a token the fault fires once: a marker file
  * named after it in the data directory remembers that it fired, so the worker
  * the postmaster restarts after the crash does not crash again.
  */
@@ -158,6 +173,11 @@ sl_test_fault_point(const char *step)
 	token = strtok_r(NULL, ":", &save);
 	if (kind == NULL || at == NULL || strcmp(at, step) != 0)
 		return;
+	if (strcmp(kind, "sleep") == 0)
+	{
+		test_fault_sleep(step, token ? atoi(token) : 1000);
+		return;
+	}
 	if (token != NULL)
 	{
 		char	   *marker = psprintf("%s/securitylake_fault_%s", DataDir, token);

@@ -29,6 +29,7 @@ DECLARE
     tag text;
     problem text;
     child jsonb;
+    dup text;
     i int := 0;
 BEGIN
     IF depth > 64 THEN
@@ -62,6 +63,21 @@ BEGIN
             PERFORM securitylake._validate_parquet_schema(child, format('%s.Fields[%s]', path, i), depth + 1);
             i := i + 1;
         END LOOP;
+        -- A field reads the event key named by its inname (else its name), case-insensitively:
+        -- two fields of one group reading one key would write it twice (Glue and Athena refuse
+        -- two columns of one name). The worker checks this again (src/columns_tags.c).
+        SELECT k.key INTO dup
+          FROM (SELECT lower(coalesce(substring(f->>'Tag' FROM '(?:^|,)\s*inname=([^,\s]+)'),
+                                      substring(f->>'Tag' FROM '(?:^|,)\s*name=([^,\s]+)'))) AS key
+                  FROM jsonb_array_elements(node->'Fields') AS f) k
+         GROUP BY k.key HAVING count(*) > 1
+         ORDER BY k.key LIMIT 1;
+        IF dup IS NOT NULL THEN
+            RAISE EXCEPTION 'invalid Parquet schema at %: two fields read the same key "%"', path, dup
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'Field names (or their inname) match event keys case-insensitively.',
+                      HINT = 'Rename or remove one of the fields.';
+        END IF;
     END IF;
 END
 $fn$;

@@ -539,7 +539,7 @@ export async function startGateInProcess(options = {}) {
   }
 
   // Resolves true when released, false when the client went away first.
-  function hold(req, res, method, path, kind) {
+  function hold(req, res, method, path, kind, uploadId) {
     stall.count--;
     const id = ++heldSeq;
     return new Promise((resolve) => {
@@ -548,7 +548,7 @@ export async function startGateInProcess(options = {}) {
         held.delete(id);
         resolve(released);
       };
-      held.set(id, { id, method, path, kind, since: new Date().toISOString(), release: () => done(true) });
+      held.set(id, { id, method, path, kind, uploadId, since: new Date().toISOString(), release: () => done(true) });
       res.on('close', () => done(false));
       req.socket.on('close', () => done(false));
     });
@@ -595,7 +595,7 @@ export async function startGateInProcess(options = {}) {
         stall = { match: input.match ?? {}, count: input.count ?? 1 };
         return json(200, { ok: true });
       case 'GET /__gate/stall':
-        return json(200, [...held.values()].map(({ id, method, path, kind, since }) => ({ id, method, path, kind, since })));
+        return json(200, [...held.values()].map(({ id, method, path, kind, uploadId, since }) => ({ id, method, path, kind, uploadId, since })));
       case 'POST /__gate/stall/release': {
         const ids = input.id !== undefined ? [input.id] : [...held.keys()];
         if (input.id === undefined) stall = null;
@@ -721,7 +721,7 @@ export async function startGateInProcess(options = {}) {
     const sha = (kind === 'put' || kind === 'part') ? checkDigests(req, body) : undefined;
     if (stallMatches(req.method, path, kind)) {
       entry.stalled = true;
-      if (!await hold(req, res, req.method, path, kind)) { log({ ...entry, status: 0, code: 'ClientClosedWhileStalled' }); return; }
+      if (!await hold(req, res, req.method, path, kind, query.uploadId)) { log({ ...entry, status: 0, code: 'ClientClosedWhileStalled' }); return; }
     }
     // s3rver lacks AbortMultipartUpload: the gate keeps the multipart ledger itself.
     const m = 'uploadId' in query ? multipart.get(query.uploadId) : undefined;

@@ -44,13 +44,41 @@ export function lit(s) {
 }
 
 // Load NDJSON events into the queue with COPY (fast, exact).
-export function copyEvents(events, { source = null, region = null, accountId = null } = {}) {
+// pg: psql options (e.g. { env: { PGPORT } } for another cluster).
+export function copyEvents(events, { source = null, region = null, accountId = null, pg } = {}) {
   const esc = (v) => (v === null || v === undefined ? '\\N' : String(v).replaceAll('\\', '\\\\').replaceAll('\t', '\\t').replaceAll('\n', '\\n').replaceAll('\r', '\\r'));
   const lines = events.map((e) => [source, typeof e === 'string' ? e : JSON.stringify(e), region, accountId].map(esc).join('\t'));
-  psql(`COPY securitylake.queue (source, event, region, account_id) FROM STDIN;\n${lines.join('\n')}\n\\.\n`);
+  psql(`COPY securitylake.queue (source, event, region, account_id) FROM STDIN;\n${lines.join('\n')}\n\\.\n`, pg);
 }
 
 export function serverLog() {
   const path = process.env.SECURITYLAKE_PG_LOG;
   return path ? execFileSync('cat', [path], { encoding: 'utf8', maxBuffer: 1 << 30 }) : '';
+}
+
+const sleepMs = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Wait until the server accepts queries again (after a crash and its recovery).
+export async function waitForServer(opts, tries = 600) {
+  for (let i = 0; i < tries; i++) {
+    try { psql('SELECT 1', opts); return; } catch { await sleepMs(100); }
+  }
+  throw new Error('server did not come back');
+}
+
+// The pid of the securitylake background worker (0 when none is connected).
+export function workerPid(opts) {
+  return one(`SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE backend_type = 'securitylake worker'`, opts);
+}
+
+// Wait for a securitylake worker other than notPid to be connected; returns its pid.
+export async function waitForWorker(opts, notPid = 0, tries = 600) {
+  for (let i = 0; i < tries; i++) {
+    try {
+      const pid = workerPid(opts);
+      if (pid && pid !== notPid) return pid;
+    } catch { /* recovering */ }
+    await sleepMs(100);
+  }
+  throw new Error('securitylake worker did not start');
 }

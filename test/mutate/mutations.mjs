@@ -1,0 +1,261 @@
+// The mutation list (test/mutate/README.md): small edits shaped like real bugs, each with
+// the test expected to kill it. node test/mutate/run.mjs applies them one at a time.
+//
+// Fields:
+//   id           short name (the runner's --only takes it)
+//   file, find, replace
+//                one edit: `find` must occur exactly once in `file` (else the entry is
+//                reported "broken", so drift after a rewrite is loud); or
+//   edits        [{file, find, replace}, ...] for a mutation that needs more than one edit
+//   description  the bug, in one line
+//   suites       test/run SUITES to run (unit fuzz regress pgtap node)
+//   tests        NODE_TESTS for the node suite: the smallest file(s) that kill it
+//   moving       set when the target code is being rewritten (the glue rewrite of src/*.c
+//                and sql/install, the aws and shred branches): after it lands, update
+//                `find`/`replace` to the new text — the runner's --check lists what drifted
+//
+// Keep `find` to the shortest text that is unique and says what is changed; no leading
+// indentation, so a re-indent does not break it.
+
+export const MUTATIONS = [
+  // ---- object keys ------------------------------------------------------------------
+  {
+    id: 'key-nonce-zero',
+    file: 'src/keys.c',
+    find: '(long long) batch_id, (unsigned long long) nonce);',
+    replace: '(long long) batch_id, (unsigned long long) 0);',
+    description: 'object keys lose the random nonce: a re-created extension or a cluster copy overwrites objects',
+    suites: 'node', tests: 'test/e2e/keys.test.mjs',
+  },
+  {
+    id: 'batch-key-not-unique',
+    file: 'sql/install/00-tables.sql',
+    find: 'object_key  text NOT NULL UNIQUE,',
+    replace: 'object_key  text NOT NULL,',
+    description: 'two batches may be recorded with the same object key',
+    suites: 'node', tests: 'test/e2e/keys.test.mjs',
+  },
+  // ---- eventDay ----------------------------------------------------------------------
+  {
+    id: 'eventday-local-key',
+    file: 'src/keys.c',
+    find: 'struct pg_tm *tm = pg_gmtime(&t);',
+    replace: 'struct pg_tm *tm = pg_localtime(&t, session_timezone);',
+    description: "the key's eventDay is the day's date in the server's timezone (one day early behind UTC)",
+    suites: 'node', tests: 'test/e2e/eventday.test.mjs',
+  },
+  {
+    id: 'eventday-local-time',
+    edits: [
+      { file: 'src/event_rules.c', find: '#include "common/int.h"', replace: '#include "common/int.h"\n#include "pgtime.h"' },
+      {
+        file: 'src/event_rules.c',
+        find: 'out->event_day = (int32) (out->time_ms / (INT64CONST(1000) * SECS_PER_DAY));',
+        replace: '{\n\t\tpg_time_t\tsecs = (pg_time_t) (out->time_ms / 1000);\n\t\tstruct pg_tm *lt = pg_localtime(&secs, session_timezone);\n\n'
+          + '\t\tout->event_day = (int32) ((secs + lt->tm_gmtoff) / SECS_PER_DAY);\n\t}',
+      },
+    ],
+    description: "eventDay is the event's day in the server's local time, not UTC",
+    suites: 'node', tests: 'test/e2e/eventday.test.mjs',
+  },
+  // ---- exactly once: claim → upload → commit -------------------------------------------
+  {
+    id: 'commit-before-upload',
+    edits: [
+      { file: 'src/deliver.c', find: '#include "deliver.h"', replace: '#include "commit.h"\n#include "deliver.h"' },
+      { file: 'src/deliver.c', find: 'sl_test_fault_point("claimed");', replace: 'sl_test_fault_point("claimed");\n\tsl_commit_batches(list_make1(b));' },
+    ],
+    description: 'rows deleted (the batch committed) before the object is uploaded: a crash or an S3 error during the upload loses them',
+    suites: 'node', tests: 'test/e2e/upload-stall.test.mjs',
+  },
+  {
+    id: 'commit-failed-upload',
+    file: 'src/loop.c',
+    find: 'if (result == SL_DELIVERED)\n',
+    replace: 'if (result == SL_DELIVERED || result == SL_UPLOAD_FAILED)\n',
+    description: "a batch whose upload failed is committed as delivered: its rows leave the queue though no object holds them",
+    suites: 'node', tests: 'test/e2e/isolation.test.mjs',
+  },
+  {
+    id: 'redrive-new-key',
+    file: 'src/batches.c',
+    find: 'b->object_key = sl_text_or_null(tup, desc, 7);',
+    replace: 'b->object_key = sl_object_key(source->prefix, b->region, b->account_id, b->event_day, b->id, (uint64) random());',
+    description: 'a pending batch is re-driven to a new key: an upload that landed before the crash is duplicated',
+    suites: 'node', tests: 'test/e2e/upload-stall.test.mjs',
+  },
+  {
+    id: 'delete-guard-dropped',
+    file: 'src/commit.c',
+    find: 'if (!sl_batch_delete_held(b))\n\t\treturn false;',
+    replace: '(void) sl_batch_delete_held(b);',
+    description: "a batch's late commit deletes rows by id though its batch row is gone (DROP/CREATE EXTENSION restarted the ids, or another worker took it)",
+    suites: 'node', tests: 'test/e2e/upload-stall.test.mjs',
+  },
+  {
+    id: 'multipart-not-aborted',
+    file: 'src/deliver.c',
+    find: 'if (!sl_s3_multipart_abort(b->source, b->object_key, b->upload_id, error))\n\t\treturn false;\n\tsl_batch_save_upload_id(b, NULL);',
+    replace: 'sl_batch_save_upload_id(b, NULL);',
+    description: "a re-drive leaves the earlier attempt's multipart upload (and its parts) behind",
+    suites: 'node', tests: 'test/e2e/upload-stall.test.mjs',
+  },
+  {
+    id: 'upload-id-not-recorded',
+    file: 'src/batches.c',
+    find: '"UPDATE securitylake.batch SET upload_id = $5"',
+    replace: '"UPDATE securitylake.batch SET upload_id = upload_id"',
+    description: 'the multipart UploadId is not persisted with its batch, so recovery cannot abort it',
+    suites: 'node', tests: 'test/e2e/upload-stall.test.mjs',
+  },
+  // ---- dead letters --------------------------------------------------------------------
+  {
+    id: 'dead-letter-dropped',
+    file: 'src/batches.c',
+    find: 'm.reason, m.enqueued_at FROM moved m",',
+    replace: 'm.reason, m.enqueued_at FROM moved m WHERE false",',
+    description: 'events refused (by the claim or the encoder) leave the queue without a dead letter',
+    suites: 'node', tests: 'test/e2e/validation.test.mjs',
+  },
+  {
+    id: 'claim-rejects-kept-queued',
+    file: 'src/claim.c',
+    find: 'sl_dead_letter(c->source->name, &key, 1, c->reject_ids, c->reject_reasons, c->nrejects);',
+    replace: '(void) key;',
+    description: 'events the claim refuses (size, time, partition) stay queued, claimed and refused again each cycle',
+    suites: 'node', tests: 'test/e2e/validation.test.mjs',
+  },
+  // ---- objects ---------------------------------------------------------------------------
+  {
+    id: 'records-unsorted',
+    file: 'src/claim.c',
+    find: 'qsort(part->entries, part->n, sizeof(ClaimEntry), compare_entries);',
+    replace: '(void) compare_entries;',
+    description: 'records are written in queue order, not sorted by time',
+    suites: 'node', tests: 'test/e2e/order.test.mjs',
+  },
+  {
+    id: 'records-sorted-descending',
+    file: 'src/claim.c',
+    find: 'return x->time_ms < y->time_ms ? -1 : 1;',
+    replace: 'return x->time_ms < y->time_ms ? 1 : -1;',
+    description: 'records are sorted by time, newest first',
+    suites: 'node', tests: 'test/e2e/order.test.mjs',
+  },
+  {
+    id: 'unmapped-dropped',
+    file: 'src/shred.c',
+    find: 'return key != NULL && keep_unmapped(enc, key, keylen, v);',
+    replace: 'return key != NULL && keylen >= 0 && v != NULL;',
+    description: 'event keys without a column are dropped instead of kept in unmapped',
+    suites: 'node', tests: 'test/e2e/pipeline.test.mjs',
+  },
+  {
+    id: 'schema-duplicate-keys',
+    file: 'src/columns_tags.c',
+    find: 'if (strcmp(group->children[i - 1]->key, group->children[i]->key) == 0)',
+    replace: 'if (false && strcmp(group->children[i - 1]->key, group->children[i]->key) == 0)',
+    description: 'a schema with two fields reading the same key (names match case-insensitively) is accepted',
+    suites: 'node', tests: 'test/e2e/schema-keys.test.mjs',
+  },
+  // ---- two workers, poison, flush (issues 12 and 16) ------------------------------------
+  {
+    id: 'claim-cursor-old-snapshot',
+    file: 'src/claim.c',
+    find: '2, types, values, NULL, false, CURSOR_OPT_NO_SCROLL);',
+    replace: '2, types, values, NULL, true, CURSOR_OPT_NO_SCROLL);',
+    description: "the claim's queue cursor reads with the step's snapshot, older than its lock: rows another worker delivered meanwhile go out twice",
+    suites: 'node', tests: 'test/e2e/claim-race.test.mjs',
+  },
+  {
+    id: 'bisection-disabled',
+    file: 'src/batches.c',
+    find: 'split_batch(b);\n',
+    replace: 'dead_letter_rows(b, psprintf("could not be delivered: %s", error));\n',
+    description: 'a batch failing for one event is dead-lettered whole instead of bisected down to that event',
+    suites: 'node', tests: 'test/e2e/isolation.test.mjs',
+  },
+  {
+    id: 'event-size-unchecked',
+    file: 'src/claim.c',
+    find: 'if ((reason = sl_event_size_reason(c->source, raw)) != NULL)',
+    replace: 'if ((reason = sl_event_size_reason(c->source, 0 * raw)) != NULL)',
+    description: 'an event over max_event_size is decompressed and encoded (a few MB stored, hundreds of MB in memory)',
+    suites: 'node', tests: 'test/e2e/memory.test.mjs',
+  },
+  {
+    id: 'flush-waits-for-disabled',
+    file: 'sql/install/50-worker.sql',
+    find: 'WHERE s.enabled\n',
+    replace: 'WHERE true\n',
+    description: 'flush() without a name waits for the rows of disabled sources, which nothing delivers, until its timeout',
+    suites: 'node', tests: 'test/e2e/flush.test.mjs',
+  },
+  {
+    id: 'per-event-catch-dropped',
+    file: 'src/shred.c',
+    find: 'if (enc->in_sink || is_interrupt(edata))',
+    replace: 'if (true || enc->in_sink || is_interrupt(edata))',
+    description: "an ERROR while one event is encoded fails its whole batch instead of refusing that event with the reason",
+    suites: 'node', tests: 'test/e2e/validation.test.mjs',
+  },
+  // ---- trust boundaries (issue 11) -----------------------------------------------------------
+  {
+    id: 'writer-any-column',
+    file: 'sql/install/20-views.sql',
+    find: 'GRANT INSERT (source, event, region, account_id) ON securitylake.queue TO securitylake_writer;',
+    replace: 'GRANT INSERT ON securitylake.queue TO securitylake_writer;',
+    description: 'writers may choose queue ids (OVERRIDING SYSTEM VALUE) and enqueued_at',
+    suites: 'node', tests: 'test/e2e/trust-writers.test.mjs',
+  },
+  {
+    id: 'worker-search-path-unpinned',
+    file: 'src/loop.c',
+    find: '{"search_path", "pg_catalog, pg_temp"},',
+    replace: '',
+    description: "the worker takes search_path from ALTER DATABASE/ROLE (a database owner's schema first)",
+    suites: 'node', tests: 'test/e2e/trust-escalation.test.mjs',
+  },
+  {
+    id: 'worker-runs-as-superuser',
+    file: 'src/loop.c',
+    find: 'SetUserIdAndSecContext(role, SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);',
+    replace: '(void) role;',
+    description: 'the worker runs its statements as the bootstrap superuser, not securitylake_worker',
+    suites: 'pgtap node', tests: 'test/e2e/trust-escalation.test.mjs',
+  },
+  // ---- Parquet encoder (src/parquet) ------------------------------------------------------
+  {
+    id: 'parquet-def-level-repeated',
+    file: 'src/parquet/schema.c',
+    find: 'n->max_def = p->max_def + (rep != PQ_REQUIRED);',
+    replace: 'n->max_def = p->max_def + (rep == PQ_OPTIONAL);',
+    description: 'definition levels: a REPEATED field does not add a level (empty and absent lists confused)',
+    suites: 'unit',
+  },
+  {
+    id: 'parquet-stats-min',
+    file: 'src/parquet/encode.c',
+    find: 'if (compare_values(phys, v, len, st->min, st->min_len) < 0)',
+    replace: 'if (compare_values(phys, v, len, st->min, st->min_len) > 0)',
+    description: 'statistics: min keeps the largest value (readers skip row groups that hold matches)',
+    suites: 'unit',
+  },
+  // ---- AWS client (src/aws) -----------------------------------------------------------------
+  {
+    id: 'sigv4-payload-hash',
+    file: 'src/aws/client.c',
+    find: 'aws_sha256_hex(req->body ? req->body : "", req->body_len, payload_hash);',
+    replace: 'aws_sha256_hex("", 0, payload_hash);',
+    description: 'SigV4: x-amz-content-sha256 is the hash of an empty body, not of the payload',
+    suites: 'node', tests: 'test/aws/client.test.mjs',
+  },
+  {
+    id: 'assumerole-no-externalid',
+    file: 'src/aws/credentials.c',
+    find: 'form_param(&form, "ExternalId", c->cfg.external_id);',
+    replace: '(void) 0;',
+    description: 'AssumeRole is called without the agreed ExternalId',
+    suites: 'node', tests: 'test/e2e/pipeline.test.mjs',
+  },
+];
