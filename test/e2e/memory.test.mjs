@@ -27,7 +27,7 @@ const STREAM_EVENTS = Number(process.env.STREAM_EVENTS ?? 600000);
 const ROW_GROUP_SIZE = 8 * MiB;
 const PART = 16 * MiB;
 const STREAM_BOUND = (ROW_GROUP_SIZE + 2 * PART) / MiB + 64;
-const RETRIES = Number(process.env.MEMORY_RETRIES ?? 16);
+const RETRIES = Number(process.env.MEMORY_RETRIES ?? 8);
 const SETTINGS = ['securitylake.max_backoff', 'securitylake.naptime'];
 let gate;
 let duck;
