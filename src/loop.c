@@ -767,8 +767,12 @@ securitylake_worker_main(Datum main_arg)
 	connect_worker(InvalidOid, database);
 	slot->pid = MyProcPid;
 	slot->database = MyDatabaseId;
-	seen_ticket = pg_atomic_read_u64(&sl_shared->flush_requested);
-	pg_atomic_write_u64(&slot->flush_done, seen_ticket);
+	/*
+	 * What this slot's last worker served: a flush() asked for while no worker
+	 * ran here (a restart after a crash, the database not created yet) is
+	 * served by the first cycle instead of being lost until flush() asks again.
+	 */
+	seen_ticket = pg_atomic_read_u64(&slot->flush_done);
 	slot->latch = MyLatch;
 	ereport(LOG, (errmsg("securitylake worker %d started on database \"%s\"", worker_index, database)));
 

@@ -164,6 +164,7 @@ test('batch ids beyond 2^31: delivered, and a pending one re-driven', { skip: sk
   copyEvents(b, { source: 'on' });
   await admin(gate, 'faults', { count: 5, kinds: ['500'], target: 's3' });
   assert.match(psqlResult(`SELECT count(*) FROM securitylake.flush('on', '2 s')`).stderr, /timed out/);
+  await waitFor(() => one(`SELECT count(*) FROM securitylake.batch WHERE attempts >= 1`) === 1, { timeoutMs: 30000, what: 'the failed attempt recorded' });
   const pending = one(`SELECT json_build_object('id', id, 'attempts', attempts) FROM securitylake.batch`);
   assert.ok(pending.id > 2 ** 31, `pending batch ${pending.id}`);
   assert.equal(pending.attempts, 1);

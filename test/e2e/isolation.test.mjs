@@ -219,8 +219,14 @@ test('a pending batch whose upload keeps failing is charged to its source with b
 
     // A flush of the other source does not make the failing one try again (its backoff
     // holds), so it never waits for that attempt.
-    psql(`UPDATE securitylake.source_state SET next_attempt_at = now() + interval '10 min' WHERE source = 'failing'`);
-    await sleep(500);
+    // (An attempt in flight when the backoff is set would set its own when it fails: set it
+    // again until it holds with no attempt in flight.)
+    for (let i = 0; i < 30; i++) {
+      psql(`UPDATE securitylake.source_state SET next_attempt_at = now() + interval '10 min' WHERE source = 'failing'`);
+      await sleep(1000);
+      if (one(`SELECT count(*) FROM securitylake.source_state WHERE source = 'failing' AND next_attempt_at > now() + interval '9 min'`) === 1 &&
+          one(`SELECT count(*) FROM securitylake.batch WHERE source = 'failing' AND held_by IS NOT NULL`) === 0) break;
+    }
     const attemptsBefore = one(`SELECT max(attempts) FROM securitylake.batch WHERE source = 'failing'`);
     const mark2 = logMark();
     const more = [];

@@ -154,10 +154,10 @@ test('the same partition from a copy of the cluster (same system identifier, dat
 });
 
 test('no two batches are ever recorded with the same object key', { skip: skipNoPg }, () => {
-  const row = (id) => `(${id}, 'keys', 'us-east-1', '123456789012', date '2026-11-20', 'ext/keys/same.parquet', '{}')`;
+  const row = (id) => `(${id}, 'keys', '{keys}', 'us-east-1', '123456789012', date '2026-11-20', 'ext/keys/same.parquet', '{}', '{}', 0)`;
   assert.throws(() => psql(`BEGIN;
-    INSERT INTO securitylake.batch (id, source, region, account_id, event_day, object_key, ids) OVERRIDING SYSTEM VALUE VALUES ${row(-1)};
-    INSERT INTO securitylake.batch (id, source, region, account_id, event_day, object_key, ids) OVERRIDING SYSTEM VALUE VALUES ${row(-2)};
+    INSERT INTO securitylake.batch (id, source, route_keys, region, account_id, event_day, object_key, ids, sizes, raw_bytes) OVERRIDING SYSTEM VALUE VALUES ${row(-1)};
+    INSERT INTO securitylake.batch (id, source, route_keys, region, account_id, event_day, object_key, ids, sizes, raw_bytes) OVERRIDING SYSTEM VALUE VALUES ${row(-2)};
     ROLLBACK;`), /duplicate key value violates unique constraint/);
   assert.equal(one(`SELECT count(*) FROM securitylake.batch WHERE id < 0`), 0);
 });

@@ -98,7 +98,6 @@ test('the worker\'s statements on the queue use the (route_key, id) primary key'
     'claim (from the head, no SET LOCAL)': explainWorker(claim, ['text', 'bigint'], [lit('small'), '0']),
     'claim of the routing key #3002': explainWorker(claim, ['text', 'bigint'], [lit('#3002'), '0'], { setLocal: claimLocals }),
     'arrival count': explainWorker(cStatement('schedule.c', 'pg_catalog.count(*)'), ['text', 'bigint', 'bigint', 'bigint'], [lit('small'), '0', '200000', String(OTHER_ROWS * 2)]),
-    'highest id of a key': explainWorker(cStatement('schedule.c', 'ORDER BY q.id DESC LIMIT 1'), ['text'], [lit('small')]),
     'page read': explainWorker(cStatement('deliver.c', 'SELECT q.id, q.event'), ['text[]', 'bigint[]'], [lit('{small}'), SMALL_IDS]),
     'commit delete': explainWorker(cStatement('commit.c', 'DELETE FROM securitylake.queue'), ['text[]', 'bigint', 'bigint', 'bigint[]'],
       [lit('{small}'), '1', String(OTHER_ROWS * 2), SMALL_IDS]),

@@ -15,7 +15,8 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { psql, query, one, lit, copyEvents, skipNoPg, waitForServer, waitForWorker, workerPid, PG_BIN } from '../lib/pg.mjs';
 import { openDuck, storedObjects, dlit } from '../lib/duck.mjs';
-import { startGate, admin, stall, waitStalled, releaseStall } from '../lib/gate.mjs';
+import { startGate, admin, stall, stalled, waitStalled, releaseStall } from '../lib/gate.mjs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AUTH_SCHEMA, authEvents } from './fixtures.mjs';
 
 const BUCKET = 'aws-security-data-lake-us-east-1-stalllake';
@@ -64,6 +65,17 @@ async function assertExactlyOnce(name, uids) {
   return objects;
 }
 
+// The first held request other than the one with this id.
+async function waitStalledOther(id, timeoutMs = 60000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const other = (await stalled(gate)).find((h) => h.id !== id);
+    if (other) return other;
+    if (Date.now() > until) throw new Error(`no re-drive request held within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
 // Hold the first upload request of `kind` under ext/<name>/, kill -9 the worker while it
 // hangs, and follow the re-drive to the end.
 async function crashDuringUpload(name, events, kind) {
@@ -95,15 +107,16 @@ async function crashDuringUpload(name, events, kind) {
 
     // The re-drive after recovery: the same key, the same rows, and for multipart the
     // dead worker's upload aborted first.
-    const held = await waitStalled(gate, 2);
-    assert.equal(held[1].path, first.path, 'the re-drive uploads to the same key');
+    // (The dead worker's request left the gate's list when its connection closed.)
+    const redrive = await waitStalledOther(first.id);
+    assert.equal(redrive.path, first.path, 'the re-drive uploads to the same key');
     now = inFlight(name);
     assert.deepEqual(now.queued, ids, 'after the crash every row is still queued');
     assert.deepEqual(now.batches.map((b) => b.object_key), [key], 'after the crash the same batch is pending');
     if (kind === 'part') {
       const ledger = await admin(gate, 'multipart');
       assert.equal(ledger.find((u) => u.uploadId === first.uploadId)?.state, 'aborted', 'the dead worker\'s multipart upload was aborted');
-      assert.equal(now.batches[0].upload_id, held[1].uploadId, 'the new UploadId is recorded');
+      assert.equal(now.batches[0].upload_id, redrive.uploadId, 'the new UploadId is recorded');
     }
   } finally {
     await releaseStall(gate);
