@@ -30,7 +30,8 @@ harness_cleanup() {
   pg_cluster_stop "$TMP/pg"
   # Clusters a test started under $TMP itself (test/upgrade) and left running when it died.
   local d
-  for d in "$TMP"/*/data; do [ -f "$d/postmaster.pid" ] && pg_cluster_stop "${d%/data}"; done
+  for d in "$TMP"/*/data "$TMP"/*/pg/data; do [ -f "$d/postmaster.pid" ] && pg_cluster_stop "${d%/data}"; done
+  for d in "$TMP"/*/gate.pid; do [ -f "$d" ] && kill "$(cat "$d")" 2>/dev/null; done
   [ -f "$TMP/pg/server.log" ] && mkdir -p "$LOGS" && cp "$TMP/pg/server.log" "$LOGS/server.log"
   rm -rf "$TMP"
 }
