@@ -12,7 +12,7 @@ import { psql, one, lit, skipNoPg, PG_BIN } from '../lib/pg.mjs';
 import { startGate } from '../lib/gate.mjs';
 import { AUTH_SCHEMA, authEvents } from './fixtures.mjs';
 
-const SECONDS = Number(process.env.LOAD_SECONDS ?? 30);
+const SECONDS = Number(process.env.LOAD_SECONDS ?? 20);
 const BUCKET = 'aws-security-data-lake-us-east-1-loadlake';
 const SAMPLE_EVERY = SECONDS > 120 ? 10 : 2;   // seconds between queue-depth samples
 const USER = { accessKeyId: 'AKIALOADTESTUSER0001', secretAccessKey: 'loadSecretKeyForTheGate000000000000001' };
