@@ -8,8 +8,8 @@ import { AUTH_SCHEMA, authEvents } from '../../test/e2e/fixtures.mjs';
 const EVENTS = Number(process.env.EVENTS ?? 200000);
 const MANY = Number(process.env.MANY ?? 1000000);
 const FEW = 10000;
-// PARTS="queued" runs only the few-vs-many part; "rates" only parts 1-4.
-const PARTS = new Set((process.env.PARTS ?? 'rates queued').split(/\s+/));
+// PARTS="queued" runs only the few-vs-many part; "rates" only parts 1-4; "large" the large events.
+const PARTS = new Set((process.env.PARTS ?? 'rates queued large').split(/\s+/));
 const TMP = process.env.BENCH_TMP;
 const AKID = 'AKIADEMOUSER00000001';
 const SECRET = 'demoSecretKeyForTheLocalGate000000000001';
@@ -169,6 +169,30 @@ if (PARTS.has('queued')) {
   console.log(`drain cost per event (worker time, batches of 1,000): ${fewUs.toFixed(1)} us with ${FEW} queued (median of 3), ` +
     `${manyRun.us.toFixed(1)} us with ${MANY} queued; ratio ${(manyRun.us / fewUs).toFixed(2)} (target within 0.8..1.2)`);
   console.log(`  (whole flush() calls, wake-up and polling included: ${(FEW / fewRuns[1].seconds).toFixed(0)} events/s for ${FEW}, ${(MANY / manyRun.seconds).toFixed(0)} events/s for ${MANY})`);
+}
+if (PARTS.has('large')) {
+  // 6. Large events (~1.5 KB of high-entropy text each, one partition): the drain rate in
+  // events/s and MB/s of JSON, and what bounds it — the worker's CPU time against the
+  // flush's wall time (near 100%: the worker's encoding, zstd and jsonb reading; well
+  // below: waiting on PostgreSQL or S3).
+  const N = Number(process.env.LARGE_EVENTS ?? 200000);
+  setSource({ batch_data_size: 268435456, batch_record_count: 'NULL' });
+  psql(`SELECT securitylake.alter_source('bench', options => '{"object_size": 268435456}')`);
+  psql(`INSERT INTO securitylake.queue (source, event)
+          SELECT 'bench', jsonb_build_object('class_uid', 3002, 'category_uid', 3, 'activity_id', 1, 'severity_id', 1, 'type_uid', 300201,
+                   'time', 1764633600000 + i, 'metadata', jsonb_build_object('version', '1.1.0', 'uid', 'large-' || i,
+                   'product', jsonb_build_object('name', 'bench', 'vendor_name', 'bench')),
+                   'message', (SELECT string_agg(md5(i::text || ':' || j::text), '') FROM generate_series(1, 44) j))
+            FROM generate_series(1, ${N}) i`);
+  const rawBytes = Number(one(`SELECT sum(securitylake._raw_size(event)) FROM securitylake.queue`));
+  const pid = workerPid();
+  const cpu = () => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) / 100; };
+  const cpu0 = cpu();
+  const seconds = flushTimed();
+  const cpuSeconds = cpu() - cpu0;
+  console.log(`large events: ${N} of ~${(rawBytes / N).toFixed(0)} B (high-entropy text): drained in ${seconds.toFixed(1)} s = ` +
+    `${(N / seconds).toFixed(0)} events/s, ${(rawBytes / seconds / 1e6).toFixed(1)} MB/s of JSON; the worker's CPU ${cpuSeconds.toFixed(1)} s ` +
+    `= ${(100 * cpuSeconds / seconds).toFixed(0)}% of the wall time (near 100%: bound by the worker's own encoding on one core)`);
 }
 const bloat = one(`SELECT pg_size_pretty(pg_total_relation_size('securitylake.queue'))`);
 console.log(`queue relation size after the runs (autovacuum keeps up?): ${bloat}`);

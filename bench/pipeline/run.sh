@@ -7,7 +7,7 @@
 #
 #   bash bench/pipeline/run.sh              # defaults: 200k events, 1M rows for the "many queued" case
 #   EVENTS=500000 MANY=5000000 bash bench/pipeline/run.sh
-#   PARTS=queued bash bench/pipeline/run.sh   # only the few-vs-many part ("rates": parts 1-4)
+#   PARTS=queued bash bench/pipeline/run.sh   # only the few-vs-many part ("rates": parts 1-4; "large": ~1.5 KB events)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"

@@ -38,15 +38,18 @@ export const MUTATIONS = [
   // ---- eventDay ----------------------------------------------------------------------
   {
     id: 'eventday-local-key',
-    file: 'src/keys.c',
-    find: 'struct pg_tm *tm = pg_gmtime(&t);',
-    replace: 'struct pg_tm *tm = pg_localtime(&t, session_timezone);',
+    // The worker pins TimeZone to UTC, so local time alone is UTC there: the bug is both.
+    edits: [
+      { file: 'src/keys.c', find: 'struct pg_tm *tm = pg_gmtime(&t);', replace: 'struct pg_tm *tm = pg_localtime(&t, session_timezone);' },
+      { file: 'src/loop.c', find: '{"TimeZone", "UTC"},', replace: '' },
+    ],
     description: "the key's eventDay is the day's date in the server's timezone (one day early behind UTC)",
     suites: 'node', tests: 'test/e2e/eventday.test.mjs',
   },
   {
     id: 'eventday-local-time',
     edits: [
+      { file: 'src/loop.c', find: '{"TimeZone", "UTC"},', replace: '' },
       { file: 'src/event_rules.c', find: '#include "common/int.h"', replace: '#include "common/int.h"\n#include "pgtime.h"' },
       {
         file: 'src/event_rules.c',
