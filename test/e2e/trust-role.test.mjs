@@ -2,7 +2,8 @@
 // (issue 11; docs/security.md). Its session is the bootstrap superuser's — a background
 // worker connects as one — so pg_stat_activity cannot tell; what the statements run as can be
 // seen from inside them: a trigger (SECURITY INVOKER) on the tables the worker writes records
-// current_user and session_user for every claim, upload and dead letter.
+// current_user, session_user and the search_path in force for every claim, upload and dead
+// letter (the trigger function sets none of its own, so it sees the worker's).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { psql, query, lit, copyEvents, skipNoPg } from '../lib/pg.mjs';
@@ -22,12 +23,12 @@ before(async () => {
           schema => ${lit(JSON.stringify(AUTH_SCHEMA))}::jsonb, publish_rate => '1 hour',
           options => ${lit(JSON.stringify({ endpoint: gate.url, force_path_style: true }))}::jsonb);
         DROP TABLE IF EXISTS public.trust_who;
-        CREATE TABLE public.trust_who (tbl text, op text, cur text, ses text);
+        CREATE TABLE public.trust_who (tbl text, op text, cur text, ses text, sp text);
         GRANT INSERT ON public.trust_who TO PUBLIC;
-        CREATE OR REPLACE FUNCTION public.trust_who_record() RETURNS trigger LANGUAGE plpgsql SECURITY INVOKER
-          SET search_path = pg_catalog AS $$
+        CREATE OR REPLACE FUNCTION public.trust_who_record() RETURNS trigger LANGUAGE plpgsql SECURITY INVOKER AS $$
           BEGIN
-            INSERT INTO public.trust_who VALUES (TG_TABLE_NAME, TG_OP, current_user, session_user);
+            INSERT INTO public.trust_who VALUES (TG_TABLE_NAME, TG_OP, current_user, session_user,
+                                                 pg_catalog.current_setting('search_path'));
             RETURN NULL;
           END $$;
         GRANT EXECUTE ON FUNCTION public.trust_who_record() TO PUBLIC;
@@ -43,11 +44,11 @@ after(async () => {
   await gate?.stop();
 });
 
-test('the worker claims, commits and dead-letters as securitylake_worker, not as the superuser it connects as', { skip: skipNoPg, timeout: 120000 }, () => {
+test('the worker claims, commits and dead-letters as securitylake_worker, not as the superuser it connects as, with its search_path pinned', { skip: skipNoPg, timeout: 120000 }, () => {
   copyEvents(authEvents(20, { seed: 501 }), { source: 'who' });
   psql(`INSERT INTO securitylake.queue (source, event) VALUES ('who', '{"class_uid": 3002, "metadata": {"uid": "who-no-time"}}')`);
   psql(`SELECT count(*) FROM securitylake.flush('who', '60 s')`);
-  const seen = query(`SELECT tbl, op, cur, ses, count(*)::int AS n FROM public.trust_who GROUP BY 1, 2, 3, 4 ORDER BY 1, 2`);
+  const seen = query(`SELECT tbl, op, cur, ses, sp, count(*)::int AS n FROM public.trust_who GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2`);
   const superusers = query(`SELECT rolname FROM pg_roles WHERE rolsuper`).map((r) => r.rolname);
   // Every path the worker took wrote as securitylake_worker: the batch recorded (claim) and
   // deleted (commit), the upload logged, the bad event dead-lettered.
@@ -55,5 +56,6 @@ test('the worker claims, commits and dead-letters as securitylake_worker, not as
   for (const r of seen) {
     assert.equal(r.cur, 'securitylake_worker', `${r.tbl} ${r.op} ran as ${r.cur} (session ${r.ses})`);
     assert.ok(superusers.includes(r.ses), `the worker's session is the bootstrap superuser's (${r.ses})`);
+    assert.equal(r.sp, 'pg_catalog, pg_temp', `${r.tbl} ${r.op}: search_path in force`);
   }
 });

@@ -209,7 +209,7 @@ export const MUTATIONS = [
     find: '{"search_path", "pg_catalog, pg_temp"},',
     replace: '',
     description: "the worker takes search_path from ALTER DATABASE/ROLE (a database owner's schema first)",
-    suites: 'node', tests: 'test/e2e/trust-escalation.test.mjs',
+    suites: 'node', tests: 'test/e2e/trust-role.test.mjs test/e2e/trust-escalation.test.mjs',
   },
   {
     id: 'worker-runs-as-superuser',
