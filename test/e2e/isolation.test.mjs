@@ -250,3 +250,25 @@ test('a pending batch whose upload keeps failing is charged to its source with b
     assert.deepEqual(exactlyOnce(await lakeUids(gate2, 'failing'), failingEvents.map((e) => e.metadata.uid)), { lost: 0, duplicated: 0, extra: 0 });
     assert.equal(one(`SELECT count(*) FROM securitylake.dead_letter`), 0);
   });
+
+test('an ERROR while one event is encoded refuses that event alone, with the reason, in the same attempt (per-event containment)', { skip: skipNoPg, timeout: 120000 }, async () => {
+  createSource('contained', gate);
+  const events = authEvents(200, { days: 1, seed: 17 });
+  // The test build's fault: an ERROR inside the shredding of the first event encoded (once:
+  // the token's marker file in the data directory remembers it fired).
+  const token = `contained${Date.now()}`;
+  setSettings({ 'securitylake.test_fault': `error:shred:${token}` });
+  await sleep(500);
+  const mark = logMark();
+  copyEvents(events, { source: 'contained' });
+  psql(`SELECT count(*) FROM securitylake.flush('contained', '60 s')`);
+  setSettings({ 'securitylake.test_fault': '' });
+  const dead = query(`SELECT event->'metadata'->>'uid' AS uid, reason FROM securitylake.dead_letter WHERE source = 'contained'`);
+  assert.equal(dead.length, 1, JSON.stringify(dead));
+  assert.match(dead[0].reason, /^could not encode: securitylake test fault at step "shred"/, 'the encoder refused that event itself');
+  const good = events.map((e) => e.metadata.uid).filter((u) => u !== dead[0].uid);
+  assert.deepEqual(exactlyOnce(await lakeUids(gate, 'contained'), good), { lost: 0, duplicated: 0, extra: 0 });
+  // No attempt failed: the ERROR never left the event.
+  assert.doesNotMatch(logSince(mark), /delivery for source "contained" failed/);
+  assert.equal(one(`SELECT count(*) FROM securitylake.uploads WHERE source = 'contained'`), 1);
+});

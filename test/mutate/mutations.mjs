@@ -192,7 +192,7 @@ export const MUTATIONS = [
     find: 'if (enc->in_sink || is_interrupt(edata))',
     replace: 'if (true || enc->in_sink || is_interrupt(edata))',
     description: "an ERROR while one event is encoded fails its whole batch instead of refusing that event with the reason",
-    suites: 'node', tests: 'test/e2e/validation.test.mjs',
+    suites: 'node', tests: 'test/e2e/isolation.test.mjs',
   },
   // ---- trust boundaries (issue 11) -----------------------------------------------------------
   {
