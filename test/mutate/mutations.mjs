@@ -166,7 +166,7 @@ export const MUTATIONS = [
     id: 'bisection-disabled',
     file: 'src/batches.c',
     find: 'split_batch(b);\n',
-    replace: 'dead_letter_rows(b, psprintf("could not be delivered: %s", error));\n\t\t\t(void) split_batch;\n',
+    replace: '{ dead_letter_rows(b, psprintf("could not be delivered: %s", error)); (void) split_batch; }\n',
     description: 'a batch failing for one event is dead-lettered whole instead of bisected down to that event',
     suites: 'node', tests: 'test/e2e/isolation.test.mjs',
   },
