@@ -108,6 +108,7 @@ CREATE OR REPLACE FUNCTION securitylake._queue_depth(keys text[], OUT events big
     SET enable_seqscan = off
     SET enable_bitmapscan = off
     SET max_parallel_workers_per_gather = 0
+    SET jit = off
 AS $fn$
     SELECT (SELECT count(*) FROM securitylake.queue q WHERE q.route_key OPERATOR(pg_catalog.=) ANY (keys)),
            (SELECT min(h.enqueued_at)
@@ -706,6 +707,8 @@ CREATE OR REPLACE FUNCTION securitylake._flush_pending(source text, upto bigint)
     -- Per key through the primary key: left to its estimates the planner scanned the whole
     -- queue for the all-sources case (test/e2e/plans.test.mjs).
     SET enable_seqscan = off
+    -- (the disabled scans' cost would make every call a JIT compile: ~300 ms each)
+    SET jit = off
 AS $fn$
     SELECT CASE WHEN _flush_pending.source IS NOT NULL THEN
         EXISTS (SELECT 1 FROM securitylake.source s, securitylake.queue q

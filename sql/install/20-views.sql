@@ -24,6 +24,7 @@ CREATE FUNCTION securitylake._queue_depth(keys text[], OUT events bigint, OUT he
     SET enable_seqscan = off
     SET enable_bitmapscan = off
     SET max_parallel_workers_per_gather = 0
+    SET jit = off
 AS $fn$
     SELECT (SELECT count(*) FROM securitylake.queue q WHERE q.route_key OPERATOR(pg_catalog.=) ANY (keys)),
            (SELECT min(h.enqueued_at)

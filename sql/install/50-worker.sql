@@ -57,6 +57,8 @@ CREATE FUNCTION securitylake._flush_pending(source text, upto bigint)
     -- Per key through the primary key: left to its estimates the planner scanned the whole
     -- queue for the all-sources case (test/e2e/plans.test.mjs).
     SET enable_seqscan = off
+    -- (the disabled scans' cost would make every call a JIT compile: ~300 ms each)
+    SET jit = off
 AS $fn$
     SELECT CASE WHEN _flush_pending.source IS NOT NULL THEN
         EXISTS (SELECT 1 FROM securitylake.source s, securitylake.queue q
