@@ -378,15 +378,16 @@ out:
 typedef struct PendingArg
 {
 	SlBatch    *batch;
+	bool		delivered;		/* stays false when the step raised */
 } PendingArg;
 
 static void
 deliver_pending_batch(void *arg)
 {
-	SlBatch    *b = ((PendingArg *) arg)->batch;
+	PendingArg *a = arg;
 
-	sl_batch_load_ids(b);
-	(void) deliver_batches(list_make1(b));
+	sl_batch_load_ids(a->batch);
+	a->delivered = deliver_batches(list_make1(a->batch));
 }
 
 /* Deliver the batches a crash or a failed attempt left behind, each charged to its source. */
@@ -417,7 +418,18 @@ deliver_pending(List *sources)
 		if (pending == NIL)
 			break;
 		arg.batch = linitial(pending);
+		arg.delivered = false;
 		guarded("delivery of a pending batch", deliver_pending_batch, &arg, arg.batch->source);
+		/*
+		 * A source whose batch failed waits for its backoff: a flush forces
+		 * its sources past the backoff, which would otherwise take the same
+		 * batch again at once, up to PENDING_PER_CYCLE times in this cycle.
+		 */
+		if (!arg.delivered)
+		{
+			ready = list_delete_ptr(ready, arg.batch->source);
+			forced = list_delete_ptr(forced, arg.batch->source);
+		}
 	}
 }
 

@@ -176,3 +176,21 @@ test('batch ids beyond 2^31: delivered, and a pending one re-driven', { skip: sk
   assert.deepEqual(await lakeUids('ext/on/'), uids(onAll));
   assert.equal(one(`SELECT count(*) FROM securitylake.batch`), 0);
 });
+
+test('a flush() of a source whose pending batch keeps failing tries it once per backoff, not over and over in one cycle', { skip: skipNoPg, timeout: 120000 }, async () => {
+  createSource('retrying');
+  copyEvents(authEvents(50, { seed: 430 }), { source: 'retrying' });
+  // A 403 the client does not retry: each attempt fails at once.
+  await admin(gate, 'faults', { count: 100000, kinds: ['RequestTimeTooSkewed'], target: 's3' });
+  try {
+    // The first attempt fails and leaves a pending batch; the flushes then force the source.
+    for (let i = 0; i < 3; i++) assert.match(psqlResult(`SELECT count(*) FROM securitylake.flush('retrying', '2 s')`).stderr, /timed out/);
+    const attempts = one(`SELECT coalesce(max(attempts), 0) FROM securitylake.batch WHERE source = 'retrying'`);
+    console.log(`flush: 3 flushes of 2 s against S3 refusing every request: the pending batch was attempted ${attempts} times`);
+    assert.ok(attempts >= 1 && attempts <= 6, `attempts ${attempts}: about one per flush, not up to 64 per cycle`);
+  } finally {
+    await admin(gate, 'faults', { count: 0 });
+  }
+  psql(`SELECT count(*) FROM securitylake.flush('retrying', '60 s')`);
+  assert.equal(one(`SELECT count(*) FROM securitylake.queue WHERE source = 'retrying'`), 0);
+});
