@@ -390,10 +390,15 @@ sl_dead_letter(const char *source, char **route_keys, int nkeys, const int64 *id
 	values[1] = sl_int8_array(ids, n);
 	values[2] = sl_text_array(reasons, n);
 	values[3] = sl_text_array(route_keys, nkeys);
+	sl_plan_index_probes();
+	/* Found by one index probe per id, deleted by its TID (see read_page in deliver.c). */
 	sl_exec("WITH r AS (SELECT * FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3)) AS r(id, reason)),"
-			"     moved AS (DELETE FROM securitylake.queue q USING r"
-			"                WHERE q.route_key OPERATOR(pg_catalog.=) ANY ($4) AND q.id OPERATOR(pg_catalog.=) r.id"
-			"            RETURNING q.event, q.region, q.account_id, q.enqueued_at, r.reason)"
+			"     t AS (SELECT p.tid, r.reason FROM r,"
+			"                  LATERAL (SELECT p.ctid AS tid FROM securitylake.queue p"
+			"                            WHERE p.route_key OPERATOR(pg_catalog.=) ANY ($4)"
+			"                              AND p.id OPERATOR(pg_catalog.=) r.id OFFSET 0) p),"
+			"     moved AS (DELETE FROM securitylake.queue q USING t WHERE q.ctid OPERATOR(pg_catalog.=) t.tid"
+			"            RETURNING q.event, q.region, q.account_id, q.enqueued_at, t.reason)"
 			"INSERT INTO securitylake.dead_letter (source, event, region, account_id, reason, enqueued_at)"
 			"SELECT $1, m.event, m.region, m.account_id, m.reason, m.enqueued_at FROM moved m",
 			4, types, values, NULL, SPI_OK_INSERT);

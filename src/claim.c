@@ -256,8 +256,7 @@ read_rows(Claim *c, int64 from_id)
 	 * what it takes, never what other sources have queued. These settings
 	 * last for this transaction only.
 	 */
-	sl_exec("SET LOCAL enable_seqscan = off", 0, NULL, NULL, NULL, SPI_OK_UTILITY);
-	sl_exec("SET LOCAL enable_bitmapscan = off", 0, NULL, NULL, NULL, SPI_OK_UTILITY);
+	sl_plan_index_probes();
 	values[0] = CStringGetTextDatum(c->route_key);
 	values[1] = Int64GetDatum(from_id);
 	/*

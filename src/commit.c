@@ -61,6 +61,7 @@ delete_delivered_rows(SlBatch *b)
 	memcpy(ids, b->ids, sizeof(int64) * b->ndelivered);
 	qsort(ids, b->ndelivered, sizeof(int64), compare_int64);
 	values[0] = sl_batch_keys(b);
+	sl_plan_index_probes();
 	for (from = 0; from < b->ndelivered; from += DELETE_CHUNK)
 	{
 		int			n = Min(DELETE_CHUNK, b->ndelivered - from);

@@ -250,9 +250,18 @@ read_page(SlBatch *b, int from, int to, Jsonb **events, MemoryContext cxt)
 	sl_begin_step("securitylake: reading events");
 	if (!sl_batch_still_held(b))
 		batch_gone(b);
+	sl_plan_index_probes();
 	sl_batch_flush_rejects(b);
-	sl_exec("SELECT q.id, q.event FROM securitylake.queue q"
-			" WHERE q.route_key OPERATOR(pg_catalog.=) ANY ($1) AND q.id OPERATOR(pg_catalog.=) ANY ($2)",
+	/*
+	 * One index probe per id (the LATERAL subquery, kept apart by OFFSET 0,
+	 * can only be the inner side): as a plain join, statistics from another
+	 * moment could make the key's every row the outer side, each matched
+	 * against the page's 2000 ids (17 s a page instead of 8 ms).
+	 */
+	sl_exec("SELECT i.id, q.event FROM pg_catalog.unnest($2) AS i(id),"
+			"       LATERAL (SELECT p.event FROM securitylake.queue p"
+			"                 WHERE p.route_key OPERATOR(pg_catalog.=) ANY ($1)"
+			"                   AND p.id OPERATOR(pg_catalog.=) i.id OFFSET 0) q",
 			2, types, values, NULL, SPI_OK_SELECT);
 	for (r = 0; r < SPI_processed; r++)
 	{

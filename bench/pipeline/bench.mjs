@@ -71,6 +71,15 @@ async function restartWorker() {
   throw new Error('worker did not restart');
 }
 
+// STATEMENTS=1: where the drain's time went, by statement (pg_stat_statements, loaded by the
+// bench's cluster with track = all so the worker's own statements count).
+function printStatements(events) {
+  const rows = psql(`SELECT round(total_exec_time)::int || ' ms ' || calls || ' calls ' || rows || ' rows: ' ||
+      regexp_replace(left(query, 150), '\\s+', ' ', 'g')
+    FROM pg_stat_statements WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT 15`);
+  console.log(`statements by time for ${events} events drained:\n${rows}`);
+}
+
 function copyTimed(path) {
   const t0 = now();
   psql(`COPY securitylake.queue (event) FROM ${lit(path)}`);
@@ -106,11 +115,13 @@ if (PARTS.has('rates')) {
   const ROUNDS = Number(process.env.ROUNDS ?? 5);
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const rounds = [];
+  if (process.env.STATEMENTS) psql(`CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()`);
   for (let r = 0; r < ROUNDS; r++) {
     const copySeconds = copyTimed(main);
     const drainSeconds = flushTimed();
     rounds.push({ copy: EVENTS / copySeconds, drain: EVENTS / drainSeconds });
   }
+  if (process.env.STATEMENTS) printStatements(EVENTS * ROUNDS);
   const copyRate = median(rounds.map((r) => r.copy));
   const drainRate = median(rounds.map((r) => r.drain));
   console.log(`rounds (COPY, drain events/s): ${rounds.map((r) => `${r.copy.toFixed(0)}/${r.drain.toFixed(0)}`).join(' ')}; ` +
@@ -188,7 +199,9 @@ if (PARTS.has('large')) {
   const pid = workerPid();
   const cpu = () => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) / 100; };
   const cpu0 = cpu();
+  if (process.env.STATEMENTS) psql(`SELECT pg_stat_statements_reset()`);
   const seconds = flushTimed();
+  if (process.env.STATEMENTS) printStatements(N);
   const cpuSeconds = cpu() - cpu0;
   console.log(`large events: ${N} of ~${(rawBytes / N).toFixed(0)} B (high-entropy text): drained in ${seconds.toFixed(1)} s = ` +
     `${(N / seconds).toFixed(0)} events/s, ${(rawBytes / seconds / 1e6).toFixed(1)} MB/s of JSON; the worker's CPU ${cpuSeconds.toFixed(1)} s ` +

@@ -11,6 +11,9 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
+export PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PG_BIN=$("$PG_CONFIG" --bindir)
+export PG_BIN
 . test/lib/pgcluster.sh
 . test/lib/free-port.sh
 bash test/setup.sh >/dev/null

@@ -114,8 +114,16 @@ test('STS failing, then session tokens expiring mid-run: refreshed and delivered
   queue(2000, 34);
   psql(`SELECT count(*) FROM securitylake.flush('faults', '120 s')`);
   await admin('config', { sessionDurationOverrideSeconds: 0 });
-  assert.deepEqual(await lakeCounts(), { lost: 0, duplicated: 0 });
   const log = await admin('requests');
+  // What to look at when this fails on a loaded machine: the queue, the source's state and
+  // the gate's answers, in the assertion's message.
+  const why = () => JSON.stringify({
+    queued: one('SELECT count(*) FROM securitylake.queue'),
+    batches: one('SELECT count(*) FROM securitylake.batch'),
+    state: query(`SELECT failures, last_error FROM securitylake.source_state`),
+    answers: log.filter((r) => r.status !== 200).map((r) => `${r.service} ${r.action ?? r.method} ${r.status} ${r.code ?? ''}`).slice(-20),
+  });
+  assert.deepEqual(await lakeCounts(), { lost: 0, duplicated: 0 }, why());
   assert.ok(log.filter((r) => r.action === 'AssumeRole' && r.status === 200).length >= 2, 'credentials were refreshed');
   assert.ok(log.some((r) => r.service === 's3' && r.hasSecurityToken), 'uploads used the session token');
   const assumed = log.filter((r) => r.action === 'AssumeRole');
