@@ -374,12 +374,33 @@ abort_earlier_upload(SlBatch *b, char **error)
 	return true;
 }
 
+/*
+ * A batch whose upload failed before, or whose source is failing, starts its
+ * multipart upload before any event is read: CreateMultipartUpload needs what
+ * PutObject needs (credentials, the endpoint, s3:PutObject, the bucket's KMS
+ * key), so while S3, STS or the role keep refusing, the attempt costs one
+ * request instead of reading and encoding the whole batch again, on the core
+ * the other sources' deliveries need.
+ */
+static bool
+upload_first_if_failing(SlBatch *b, char **error)
+{
+	char	   *upload_id = NULL;
+
+	if (b->attempts == 0 && b->source->failures == 0)
+		return true;
+	if (!sl_s3_multipart_create(b->source, b->object_key, &upload_id, error))
+		return false;
+	sl_batch_save_upload_id(b, upload_id);
+	return true;
+}
+
 static SlDeliverResult
 deliver(SlBatch *b, ObjectStream *s, SlEncoder **encp, char **error)
 {
 	pq_sink		sink;
 
-	if (!abort_earlier_upload(b, error))
+	if (!abort_earlier_upload(b, error) || !upload_first_if_failing(b, error))
 		return SL_UPLOAD_FAILED;
 	sink.write = sink_write;
 	sink.ctx = s;

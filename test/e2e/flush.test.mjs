@@ -177,9 +177,14 @@ test('batch ids beyond 2^31: delivered, and a pending one re-driven', { skip: sk
   assert.equal(one(`SELECT count(*) FROM securitylake.batch`), 0);
 });
 
-test('a flush() of a source whose pending batch keeps failing tries it once per backoff, not over and over in one cycle', { skip: skipNoPg, timeout: 120000 }, async () => {
+test('a flush() of a source whose pending batch keeps failing tries it once per backoff, not over and over in one cycle, each retry one request', { skip: skipNoPg, timeout: 120000 }, async () => {
   createSource('retrying');
   copyEvents(authEvents(50, { seed: 430 }), { source: 'retrying' });
+  psql(`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`);
+  // The worker's page reads of the queue (src/deliver.c), as pg_stat_statements counts them.
+  const pageReads = () => one(`SELECT coalesce(sum(calls), 0)::int FROM pg_stat_statements WHERE query LIKE '%unnest($2) AS i(id)%'`);
+  const reads0 = pageReads();
+  const mark = (await admin(gate, 'requests')).length;
   // A 403 the client does not retry: each attempt fails at once.
   await admin(gate, 'faults', { count: 100000, kinds: ['RequestTimeTooSkewed'], target: 's3' });
   try {
@@ -188,6 +193,24 @@ test('a flush() of a source whose pending batch keeps failing tries it once per 
     const attempts = one(`SELECT coalesce(max(attempts), 0) FROM securitylake.batch WHERE source = 'retrying'`);
     console.log(`flush: 3 flushes of 2 s against S3 refusing every request: the pending batch was attempted ${attempts} times`);
     assert.ok(attempts >= 1 && attempts <= 6, `attempts ${attempts}: about one per flush, not up to 64 per cycle`);
+    // Until a retry has been made and is over (no attempt under way while the log is read).
+    for (let i = 0; i < 5 && one(`SELECT max(attempts) FROM securitylake.batch WHERE source = 'retrying'`) < 2; i++) {
+      psqlResult(`SELECT count(*) FROM securitylake.flush('retrying', '2 s')`);
+    }
+    await waitFor(() => one(`SELECT count(*) FROM securitylake.batch WHERE source = 'retrying' AND held_by IS NULL`) === 1,
+      { timeoutMs: 30000, what: 'no attempt under way' });
+    const retried = one(`SELECT max(attempts) FROM securitylake.batch WHERE source = 'retrying'`);
+    const kinds = (await admin(gate, 'requests')).slice(mark).filter((r) => r.path?.includes('/ext/retrying/')).map((r) => r.kind);
+    const count = (k) => kinds.filter((x) => x === k).length;
+    const reads = pageReads() - reads0;
+    console.log(`flush: ${retried} failed attempts: requests (each with the client's own retries) ${count('put')} PutObject, ` +
+      `${count('create')} CreateMultipartUpload, ${count('part')} UploadPart; ${reads} page read(s) of the events`);
+    // The first attempt encodes and uploads; each retry of the failing source first asks S3 for
+    // an upload, and reads no event while S3 refuses (one request, not the batch encoded again).
+    assert.ok(retried >= 2, `a retry was made (${retried} attempts)`);
+    assert.ok(count('put') >= 1 && kinds.lastIndexOf('put') < kinds.indexOf('create'), `PutObject in the first attempt only, then CreateMultipartUpload: ${kinds}`);
+    assert.equal(count('part'), 0);
+    assert.equal(reads, 1, 'the events were read by the first attempt only');
   } finally {
     await admin(gate, 'faults', { count: 0 });
   }
