@@ -41,6 +41,7 @@ typedef struct SlBatch
 	int			attempts;		/* failed upload attempts */
 	bool		maybe_uploaded; /* a pending batch: an earlier attempt may have written its key */
 	int			failures;		/* failures of another kind */
+	bool		upload_ready;	/* this attempt's upload is set up (sl_deliver_prepare) */
 
 	/* Events the delivery refused, waiting to be dead-lettered */
 	int64	   *reject_ids;

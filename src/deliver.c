@@ -379,8 +379,8 @@ abort_earlier_upload(SlBatch *b, char **error)
  * multipart upload before any event is read: CreateMultipartUpload needs what
  * PutObject needs (credentials, the endpoint, s3:PutObject, the bucket's KMS
  * key), so while S3, STS or the role keep refusing, the attempt costs one
- * request instead of reading and encoding the whole batch again, on the core
- * the other sources' deliveries need.
+ * request instead of loading the batch's ids and reading and encoding its
+ * events again, on the core the other sources' deliveries need.
  */
 static bool
 upload_first_if_failing(SlBatch *b, char **error)
@@ -395,12 +395,52 @@ upload_first_if_failing(SlBatch *b, char **error)
 	return true;
 }
 
+static bool
+prepare_upload(SlBatch *b, char **error)
+{
+	if (b->upload_ready)
+		return true;
+	if (!abort_earlier_upload(b, error) || !upload_first_if_failing(b, error))
+		return false;
+	b->upload_ready = true;
+	return true;
+}
+
+/* Before the ids are loaded: an ERROR (recording the UploadId) is a failure too. */
+bool
+sl_deliver_prepare(SlBatch *b, char **error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile bool ok = false;
+
+	*error = NULL;
+	PG_TRY();
+	{
+		ok = prepare_upload(b, error);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		if (IsTransactionState())
+			AbortCurrentTransaction();
+		*error = edata->message;
+		ok = false;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	return ok;
+}
+
 static SlDeliverResult
 deliver(SlBatch *b, ObjectStream *s, SlEncoder **encp, char **error)
 {
 	pq_sink		sink;
 
-	if (!abort_earlier_upload(b, error) || !upload_first_if_failing(b, error))
+	if (!prepare_upload(b, error))
 		return SL_UPLOAD_FAILED;
 	sink.write = sink_write;
 	sink.ctx = s;

@@ -265,6 +265,22 @@ deliver_batches(List *batches)
 	return ok;
 }
 
+/*
+ * A pending batch: its upload set up before its ids are loaded (a million
+ * of them take a second), so that a source S3 keeps refusing costs one
+ * request per retry.
+ */
+static bool
+deliver_pending_one(SlBatch *b)
+{
+	char	   *error = NULL;
+
+	if (!sl_deliver_prepare(b, &error))
+		return delivery_failed(b, SL_UPLOAD_FAILED, error);
+	sl_batch_load_ids(b);
+	return deliver_batches(list_make1(b));
+}
+
 typedef struct DrainArg
 {
 	SlSource   *source;
@@ -293,8 +309,7 @@ deliver_own_pending(SlSource *source, MemoryContext cxt)
 			break;
 		b = linitial(pending);
 		n++;
-		sl_batch_load_ids(b);
-		ok = deliver_batches(list_make1(b));
+		ok = deliver_pending_one(b);
 		MemoryContextReset(cxt);
 	}
 	MemoryContextSwitchTo(old);
@@ -386,8 +401,7 @@ deliver_pending_batch(void *arg)
 {
 	PendingArg *a = arg;
 
-	sl_batch_load_ids(a->batch);
-	a->delivered = deliver_batches(list_make1(a->batch));
+	a->delivered = deliver_pending_one(a->batch);
 }
 
 /* Deliver the batches a crash or a failed attempt left behind, each charged to its source. */
