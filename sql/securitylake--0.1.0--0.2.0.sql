@@ -37,11 +37,11 @@ $roles$;
 -----------------------------------------------------------------------------
 CREATE OR REPLACE FUNCTION securitylake.route_key(source text, event jsonb)
     RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    RETURN coalesce(source, '#' OPERATOR(pg_catalog.||)
-           CASE WHEN pg_catalog.jsonb_typeof(event OPERATOR(pg_catalog.->) 'class_uid') OPERATOR(pg_catalog.=) 'number'
-                THEN pg_catalog.trim_scale(CAST(event OPERATOR(pg_catalog.->) 'class_uid' AS pg_catalog.numeric))::pg_catalog.text
-                ELSE '' END);
+    LANGUAGE c IMMUTABLE PARALLEL SAFE
+    -- coalesce(source, '#' || CASE WHEN jsonb_typeof(event -> 'class_uid') = 'number'
+    --                          THEN trim_scale((event -> 'class_uid')::numeric)::text ELSE '' END),
+    -- in C (src/route_key.c): every producer's row computes it.
+    AS 'MODULE_PATHNAME', 'securitylake_route_key';
 
 CREATE OR REPLACE FUNCTION securitylake.source_route_keys(name text, route_by_class bool, class_uid int)
     RETURNS text[]

@@ -380,7 +380,10 @@ abort_earlier_upload(SlBatch *b, char **error)
  * PutObject needs (credentials, the endpoint, s3:PutObject, the bucket's KMS
  * key), so while S3, STS or the role keep refusing, the attempt costs one
  * request instead of loading the batch's ids and reading and encoding its
- * events again, on the core the other sources' deliveries need.
+ * events again, on the core the other sources' deliveries need. One try: the
+ * source's own backoff spaces the next, and the client's retries (up to five,
+ * with sleeps, or five connect timeouts against an endpoint that drops
+ * packets) would hold the worker from every other source meanwhile.
  */
 static bool
 upload_first_if_failing(SlBatch *b, char **error)
@@ -389,7 +392,7 @@ upload_first_if_failing(SlBatch *b, char **error)
 
 	if (b->attempts == 0 && b->source->failures == 0)
 		return true;
-	if (!sl_s3_multipart_create(b->source, b->object_key, &upload_id, error))
+	if (!sl_s3_multipart_create_once(b->source, b->object_key, &upload_id, error))
 		return false;
 	sl_batch_save_upload_id(b, upload_id);
 	return true;

@@ -318,16 +318,24 @@ sl_s3_put(SlSource *source, const char *key, const void *data, size_t len, char 
 	return true;
 }
 
-bool
-sl_s3_multipart_create(SlSource *source, const char *key, char **upload_id, char **error)
+/* CreateMultipartUpload with at most max_attempts tries (0: the client's own number). */
+static bool
+multipart_create(SlSource *source, const char *key, int max_attempts, char **upload_id, char **error)
 {
 	aws_client *client = client_for(source, error);
 	aws_error	err;
 	char	   *id = NULL;
+	int			was = 0;
+	int			rc;
 
 	if (client == NULL)
 		return false;
-	if (aws_multipart_create(client, source->bucket, key, PARQUET_CONTENT_TYPE, &id, &err) != 0)
+	if (max_attempts > 0)
+		was = aws_client_set_max_attempts(client, max_attempts);
+	rc = aws_multipart_create(client, source->bucket, key, PARQUET_CONTENT_TYPE, &id, &err);
+	if (max_attempts > 0)
+		aws_client_set_max_attempts(client, was);
+	if (rc != 0)
 	{
 		*error = describe(&err, source);
 		return false;
@@ -335,6 +343,18 @@ sl_s3_multipart_create(SlSource *source, const char *key, char **upload_id, char
 	*upload_id = pstrdup(id);
 	free(id);
 	return true;
+}
+
+bool
+sl_s3_multipart_create(SlSource *source, const char *key, char **upload_id, char **error)
+{
+	return multipart_create(source, key, 0, upload_id, error);
+}
+
+bool
+sl_s3_multipart_create_once(SlSource *source, const char *key, char **upload_id, char **error)
+{
+	return multipart_create(source, key, 1, upload_id, error);
 }
 
 bool

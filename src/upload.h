@@ -30,6 +30,8 @@ extern size_t sl_s3_part_size(void);
 
 extern bool sl_s3_put(SlSource *source, const char *key, const void *data, size_t len, char **error);
 extern bool sl_s3_multipart_create(SlSource *source, const char *key, char **upload_id, char **error);
+/* The same, tried once (the STS call for fresh credentials too): the caller backs off itself. */
+extern bool sl_s3_multipart_create_once(SlSource *source, const char *key, char **upload_id, char **error);
 extern bool sl_s3_upload_part(SlSource *source, const char *key, const char *upload_id, int number,
 							  const void *data, size_t len, SlPart *part, char **error);
 extern bool sl_s3_multipart_complete(SlSource *source, const char *key, const char *upload_id,

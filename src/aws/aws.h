@@ -149,6 +149,13 @@ aws_client *aws_client_new(const aws_config *cfg, aws_error *err);
 void		aws_client_free(aws_client *client);
 
 /*
+ * The most attempts each call makes from now on (at least 1); returns the value it had. For a
+ * caller that knows the peer has been failing and backs off by itself: one try, not five with
+ * sleeps in between while the caller's other work waits.
+ */
+int			aws_client_set_max_attempts(aws_client *client, int max_attempts);
+
+/*
  * The region S3 named for a bucket after a redirect (301 PermanentRedirect or 400
  * AuthorizationHeaderMalformed, with x-amz-bucket-region): the client re-signs once for it
  * (and, with AWS's default endpoint, moves to that region's endpoint) and keeps using it for

@@ -299,6 +299,15 @@ aws_client_free(aws_client *c)
 	free(c);
 }
 
+int
+aws_client_set_max_attempts(aws_client *c, int max_attempts)
+{
+	int			was = c->cfg.max_attempts;
+
+	c->cfg.max_attempts = max_attempts < 1 ? 1 : max_attempts;
+	return was;
+}
+
 const char *
 aws_client_bucket_region(const aws_client *c)
 {

@@ -293,6 +293,21 @@ test_config(void)
 	   "a 16 MiB part gets 316 s (60 s + 256 s at 64 KiB/s)");
 	ok(c && aws_client_bucket_region(c) == NULL, "no bucket region before any redirect");
 	aws_client_free(c);
+	cfg.s3_endpoint = "http://127.0.0.1:9";	/* nothing listens: each attempt is refused */
+	cfg.force_path_style = true;
+	cfg.access_key_id = "AKIDEXAMPLE";
+	cfg.secret_access_key = "secret";
+	cfg.base_delay_ms = 1;
+	c = aws_client_new(&cfg, &err);
+	ok(c && aws_client_set_max_attempts(c, 1) == 5, "set_max_attempts returns the default, 5");
+	ok(c && aws_put_object(c, "b", "k", "x", 1, NULL, &err) == -1 && err.attempts == 1 && strcmp(err.code, "ConnectionError") == 0,
+	   "with one attempt set, a refused connection is tried once");
+	ok(c && aws_client_set_max_attempts(c, 0) == 1 && aws_client_set_max_attempts(c, 3) == 1, "at least one attempt");
+	ok(c && aws_put_object(c, "b", "k", "x", 1, NULL, &err) == -1 && err.attempts == 3, "and then three, as set");
+	aws_client_free(c);
+	cfg.s3_endpoint = NULL;
+	cfg.force_path_style = false;
+	cfg.access_key_id = cfg.secret_access_key = NULL;
 	cfg.expected_bucket_owner = "12345678901x";
 	ok(aws_client_new(&cfg, &err) == NULL && strcmp(err.code, "InvalidConfig") == 0, "a malformed expected bucket owner is refused");
 }

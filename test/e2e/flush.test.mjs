@@ -203,12 +203,15 @@ test('a flush() of a source whose pending batch keeps failing tries it once per 
     const kinds = (await admin(gate, 'requests')).slice(mark).filter((r) => r.path?.includes('/ext/retrying/')).map((r) => r.kind);
     const count = (k) => kinds.filter((x) => x === k).length;
     const reads = pageReads() - reads0;
-    console.log(`flush: ${retried} failed attempts: requests (each with the client's own retries) ${count('put')} PutObject, ` +
+    console.log(`flush: ${retried} failed attempts: requests ${count('put')} PutObject (the first attempt, with the client's own retries), ` +
       `${count('create')} CreateMultipartUpload, ${count('part')} UploadPart; ${reads} page read(s) of the events`);
     // The first attempt encodes and uploads; each retry of the failing source first asks S3 for
     // an upload, and reads no event while S3 refuses (one request, not the batch encoded again).
     assert.ok(retried >= 2, `a retry was made (${retried} attempts)`);
     assert.ok(count('put') >= 1 && kinds.lastIndexOf('put') < kinds.indexOf('create'), `PutObject in the first attempt only, then CreateMultipartUpload: ${kinds}`);
+    // Tried once: the client's own retries (five, with sleeps) would hold the worker from the
+    // other sources; the source's backoff spaces the retries instead.
+    assert.equal(count('create'), retried - 1, `one CreateMultipartUpload per retry: ${kinds}`);
     assert.equal(count('part'), 0);
     assert.equal(reads, 1, 'the events were read by the first attempt only');
   } finally {

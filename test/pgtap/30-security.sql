@@ -30,15 +30,16 @@ SELECT ok(NOT has_schema_privilege('t_nobody', 'securitylake', 'USAGE'), 'a role
 
 -- Every function in plpgsql/sql pins search_path to pg_catalog, pg_temp; those callers use to
 -- act on tables they have no grant on are SECURITY DEFINER. The workers' helpers run as their
--- caller (securitylake_worker) on purpose. route_key and source_route_keys are SQL-standard
--- bodies (RETURN …): parsed once at creation, so no search_path applies to them at run time.
+-- caller (securitylake_worker) on purpose. source_route_keys is a SQL-standard body
+-- (RETURN …): parsed once at creation, so no search_path applies to it at run time;
+-- route_key is C (every producer's row computes it).
 -- validate reads a source's row, so it is a SECURITY DEFINER C function with the pinned
 -- search_path (checked in sql/validate.sql).
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
                  WHERE p.pronamespace = 'securitylake'::regnamespace AND l.lanname IN ('plpgsql', 'sql')$$,
               ARRAY['_validate_parquet_schema', '_validate_source', 'create_source', 'alter_source', 'drop_source',
                     'set_credentials', 'clear_credentials', 'retry_dead_letter', '_check_backpressure', '_sync_backpressure_trigger',
-                    'route_key', 'source_route_keys', '_queued_keys', '_flush_pending', '_flush_skipped',
+                    'source_route_keys', '_queued_keys', '_flush_pending', '_flush_skipped',
                     'event_class_name', '_delete_custom_source', '_check_registration', 'register_custom_source',
                     'deregister_custom_source', 'dead_letter_reason_class', 'error_code', '_queue_depth'],
               'the SQL-level functions are the expected ones');
@@ -50,12 +51,13 @@ SELECT is((SELECT string_agg(p.proname, ', ') FROM pg_proc p JOIN pg_language l 
           NULL, 'every plpgsql/sql function pins search_path = pg_catalog, pg_temp; all but the workers'' helpers are SECURITY DEFINER');
 SELECT is((SELECT string_agg(p.proname, ', ') FROM pg_proc p
             WHERE p.pronamespace = 'securitylake'::regnamespace AND p.prosqlbody IS NOT NULL
-              AND p.proname NOT IN ('route_key', 'source_route_keys', '_queued_keys', 'event_class_name', 'dead_letter_reason_class', 'error_code')),
-          NULL, 'only route_key, source_route_keys, _queued_keys and the pure mappings (event_class_name, dead_letter_reason_class, error_code) have SQL-standard bodies');
+              AND p.proname NOT IN ('source_route_keys', '_queued_keys', 'event_class_name', 'dead_letter_reason_class', 'error_code')),
+          NULL, 'only source_route_keys, _queued_keys and the pure mappings (event_class_name, dead_letter_reason_class, error_code) have SQL-standard bodies');
 SELECT set_eq($$SELECT p.proname::text FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
                  WHERE p.pronamespace = 'securitylake'::regnamespace AND l.lanname = 'c'$$,
               ARRAY['version', 'flush', '_ocsf_classes', 'parquet_schema', '_check_endpoint', '_caller_is_superuser',
-                    '_bp_cached', '_bp_remember', '_raw_size', '_worker_alive', 'validate', '_securitylake_request', '_aws_account'],
+                    '_bp_cached', '_bp_remember', '_raw_size', '_worker_alive', 'validate', '_securitylake_request', '_aws_account',
+                    'route_key'],
               'the C functions are the listed ones');
 
 -- A role without grants reads nothing.
