@@ -115,6 +115,7 @@ sl_flush_request(const char *source)
 	ticket = pg_atomic_add_fetch_u64(&sl_shared->flush_requested, 1);
 	r = &sl_shared->flush_ring[ticket % SL_FLUSH_RING];
 	r->ticket = ticket;
+	r->database = MyDatabaseId;
 	strlcpy(r->source, source ? source : "", sizeof(r->source));
 	SpinLockRelease(&sl_shared->flush_mutex);
 	return ticket;
@@ -141,7 +142,11 @@ sl_flush_wanted(uint64 seen, uint64 upto, char names[][SL_FLUSH_NAME_SIZE], int 
 	{
 		SlFlushRequest *r = &sl_shared->flush_ring[t % SL_FLUSH_RING];
 
-		if (r->ticket != t || r->source[0] == '\0')
+		if (r->ticket != t)
+			all = true;
+		else if (r->database != MyDatabaseId)
+			continue;
+		else if (r->source[0] == '\0')
 			all = true;
 		else
 			strlcpy(names[(*n)++], r->source, SL_FLUSH_NAME_SIZE);

@@ -25,6 +25,7 @@
 typedef struct SlFlushRequest
 {
 	uint64		ticket;
+	Oid			database;		/* the database whose flush() asked */
 	char		source[SL_FLUSH_NAME_SIZE];
 } SlFlushRequest;
 
@@ -54,9 +55,10 @@ extern bool sl_workers_done(Oid database, uint64 ticket);
 extern uint64 sl_flush_request(const char *source);
 
 /*
- * A worker: which sources the flush requests after ticket seen, up to upto,
- * ask for. True when every source; otherwise names[0 .. *n) (at most
- * SL_FLUSH_RING of them).
+ * A worker of this database: which sources the flush requests after ticket
+ * seen, up to upto, ask for. True when every source; otherwise
+ * names[0 .. *n) (at most SL_FLUSH_RING of them). Requests made in another
+ * database name that database's sources: they force nothing here.
  */
 extern bool sl_flush_wanted(uint64 seen, uint64 upto, char names[][SL_FLUSH_NAME_SIZE], int *n);
 extern int	sl_database_count(void);
