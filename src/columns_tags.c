@@ -29,6 +29,7 @@
  */
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 
@@ -278,4 +279,17 @@ sl_columns_from_tags(Jsonb *schema)
 		root->unmapped = unmapped;
 	sl_columns_index(root);
 	return root;
+}
+
+/*
+ * securitylake._check_tag_schema(schema jsonb): the builder above run for its
+ * error, so that create_source and alter_source accept exactly the schemas
+ * the worker can write (called from _validate_parquet_schema).
+ */
+PG_FUNCTION_INFO_V1(securitylake_check_tag_schema);
+Datum
+securitylake_check_tag_schema(PG_FUNCTION_ARGS)
+{
+	(void) sl_columns_from_tags(PG_GETARG_JSONB_P(0));
+	PG_RETURN_VOID();
 }

@@ -14,6 +14,14 @@ CREATE FUNCTION securitylake._caller_is_superuser()
     LANGUAGE c STABLE
     AS 'MODULE_PATHNAME', 'securitylake_caller_is_superuser';
 
+-- The worker's own parquet-go tag schema builder (src/columns_tags.c), run on a schema
+-- for its error; called by _validate_parquet_schema (SECURITY DEFINER) only.
+CREATE FUNCTION securitylake._check_tag_schema(schema jsonb)
+    RETURNS void
+    LANGUAGE c STRICT
+    AS 'MODULE_PATHNAME', 'securitylake_check_tag_schema';
+REVOKE ALL ON FUNCTION securitylake._check_tag_schema(jsonb) FROM PUBLIC;
+
 -- Validate (and normalise) a source's settings; raises a clear error for the first bad one.
 -- Returns the row as it would be stored. Used by create_source and alter_source.
 -- Structural check of a parquet-go tag schema node (the types are checked again in C):
@@ -29,7 +37,6 @@ DECLARE
     tag text;
     problem text;
     child jsonb;
-    dup text;
     i int := 0;
 BEGIN
     IF depth > 64 THEN
@@ -40,15 +47,15 @@ BEGIN
         problem := 'a schema node has no "Tag" string';
     ELSE
         tag := node->>'Tag';
-        IF tag !~* '(^|,)\s*name=[^,\s]+' THEN
+        IF tag !~* '(^|,)\s*name\s*=\s*[^,\s]+' THEN
             problem := 'its Tag has no name=...';
-        ELSIF tag ~* '(^|,)\s*repetitiontype=' AND tag !~* '(^|,)\s*repetitiontype=(REQUIRED|OPTIONAL|REPEATED)\s*(,|$)' THEN
+        ELSIF tag ~* '(^|,)\s*repetitiontype\s*=' AND tag !~* '(^|,)\s*repetitiontype\s*=\s*(REQUIRED|OPTIONAL|REPEATED)\s*(,|$)' THEN
             problem := 'its repetitiontype is not REQUIRED, OPTIONAL or REPEATED';
         ELSIF node ? 'Fields' THEN
             IF jsonb_typeof(node->'Fields') IS DISTINCT FROM 'array' OR jsonb_array_length(node->'Fields') = 0 THEN
                 problem := 'its "Fields" is not a non-empty array';
             END IF;
-        ELSIF tag !~* '(^|,)\s*type=(BOOLEAN|INT32|INT64|FLOAT|DOUBLE|BYTE_ARRAY)\s*(,|$)' THEN
+        ELSIF tag !~* '(^|,)\s*type\s*=\s*(BOOLEAN|INT32|INT64|FLOAT|DOUBLE|BYTE_ARRAY)\s*(,|$)' THEN
             problem := 'a leaf''s type is not BOOLEAN, INT32, INT64, FLOAT, DOUBLE or BYTE_ARRAY';
         END IF;
     END IF;
@@ -63,21 +70,13 @@ BEGIN
             PERFORM securitylake._validate_parquet_schema(child, format('%s.Fields[%s]', path, i), depth + 1);
             i := i + 1;
         END LOOP;
-        -- A field reads the event key named by its inname (else its name), case-insensitively:
-        -- two fields of one group reading one key would write it twice (Glue and Athena refuse
-        -- two columns of one name). The worker checks this again (src/columns_tags.c).
-        SELECT k.key INTO dup
-          FROM (SELECT lower(coalesce(substring(f->>'Tag' FROM '(?:^|,)\s*inname=([^,\s]+)'),
-                                      substring(f->>'Tag' FROM '(?:^|,)\s*name=([^,\s]+)'))) AS key
-                  FROM jsonb_array_elements(node->'Fields') AS f) k
-         GROUP BY k.key HAVING count(*) > 1
-         ORDER BY k.key LIMIT 1;
-        IF dup IS NOT NULL THEN
-            RAISE EXCEPTION 'invalid Parquet schema at %: two fields read the same key "%"', path, dup
-                USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = 'Field names (or their inname) match event keys case-insensitively.',
-                      HINT = 'Rename or remove one of the fields.';
-        END IF;
+    END IF;
+    -- Then the whole schema as the worker builds it (src/columns_tags.c), so that what is
+    -- accepted here is what the worker can write: e.g. two fields of one group reading one
+    -- event key (names and innames match keys case-insensitively; Glue and Athena refuse two
+    -- columns of one name), a LIST without its one element, a MAP without a UTF8 key.
+    IF depth = 0 THEN
+        PERFORM securitylake._check_tag_schema(node);
     END IF;
 END
 $fn$;

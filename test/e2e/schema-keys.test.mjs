@@ -4,10 +4,11 @@
 // would both read `activity_id`: the object would carry the value twice and, for an exact
 // repeat, two columns of one name, which Glue and Athena reject.
 //
-// create_source and alter_source refuse such a schema (in SQL); the worker checks again when
-// it builds the writer (src/columns_tags.c), for a schema stored another way (a superuser's
-// UPDATE, an older version): the refusal shows as the source's delivery error and its events
-// stay queued.
+// create_source and alter_source refuse such a schema by running the worker's own schema
+// builder on it (src/columns_tags.c, through securitylake._check_tag_schema), so the two
+// cannot disagree on how a Tag is read; the worker checks again when it builds the writer,
+// for a schema stored another way (a superuser's UPDATE, an older version): the refusal
+// shows as the source's delivery error and its events stay queued.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { psql, one, lit, copyEvents, skipNoPg } from '../lib/pg.mjs';
@@ -79,4 +80,30 @@ test('create_source and alter_source refuse such a schema at once', { skip: skip
   const renamed = { ...AUTH_SCHEMA, Fields: AUTH_SCHEMA.Fields.concat([{ Tag: 'name=msg2, inname=Message, type=BYTE_ARRAY, convertedtype=UTF8, repetitiontype=OPTIONAL' }]) };
   assert.throws(() => psql(`SELECT securitylake.alter_source('dupkeysnow', schema => ${lit(JSON.stringify(renamed))}::jsonb)`), /read the same key "message"/, 'inname onto an existing key');
   psql(`SELECT securitylake.drop_source('dupkeysnow', force => true)`);
+});
+
+// Tags the worker reads as parquet-go does (keys case-insensitive, spaces around = and
+// commas, the last of a repeated key): a check that read them its own way accepted these,
+// and the worker then refused the stored schema at every delivery.
+test('create_source refuses what the worker cannot build, however the Tag is written', { skip: skipNoPg }, () => {
+  const leaf = (tag) => ({ Tag: `${tag}, type=BYTE_ARRAY, convertedtype=UTF8, repetitiontype=OPTIONAL` });
+  const cases = [
+    ['upper-case NAME=', withFields([leaf('NAME=message')]), /read the same key "message"/],
+    ['INNAME= onto another field', withFields([leaf('name=msg2, INNAME=Message')]), /read the same key "message"/],
+    ['spaces around =', withFields([leaf('name = Message')]), /read the same key "message"/],
+    ['a repeated name= (the last wins)', withFields([leaf('name=other, name=message')]), /read the same key "message"/],
+    ['a LIST with two fields', withFields([{ Tag: 'name=pair, type=LIST, repetitiontype=OPTIONAL', Fields: [leaf('name=a'), leaf('name=b')] }]), /exactly one field/],
+    ['a MAP without a UTF8 key', withFields([{ Tag: 'name=m, type=MAP, repetitiontype=OPTIONAL', Fields: [{ Tag: 'name=key, type=INT32, repetitiontype=REQUIRED' }, leaf('name=value')] }]), /UTF8 key/],
+  ];
+  const accepted = [];
+  for (const [what, schema, why] of cases) {
+    try {
+      createSource('tagforms', schema);
+      accepted.push(what);
+      psql(`SELECT securitylake.drop_source('tagforms', force => true)`);
+    } catch (e) {
+      assert.match(e.message, why, what);
+    }
+  }
+  assert.deepEqual(accepted, [], 'refused at create_source');
 });

@@ -57,7 +57,7 @@ SELECT set_eq($$SELECT p.proname::text FROM pg_proc p JOIN pg_language l ON l.oi
                  WHERE p.pronamespace = 'securitylake'::regnamespace AND l.lanname = 'c'$$,
               ARRAY['version', 'flush', '_ocsf_classes', 'parquet_schema', '_check_endpoint', '_caller_is_superuser',
                     '_bp_cached', '_bp_remember', '_raw_size', '_worker_alive', 'validate', '_securitylake_request', '_aws_account',
-                    'route_key'],
+                    'route_key', '_check_tag_schema'],
               'the C functions are the listed ones');
 
 -- A role without grants reads nothing.
