@@ -78,9 +78,10 @@ sl_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls
  * everything a route key holds. The queue is filled by COPY and drained
  * before autovacuum analyses it; with no statistics the planner takes a
  * route key to match a few rows, and read each page of a 200k-event batch
- * by scanning all 200k of them (160 ms a page instead of 6). The worker pins
- * these settings at PGC_S_OVERRIDE (loop.c), which a SET LOCAL (a session
- * source) would not change: hence the same source here.
+ * by scanning all 200k of them (160 ms a page instead of 6). Set as SET
+ * LOCAL sets them (PGC_S_SESSION, the highest source, above the worker's
+ * pinned PGC_S_OVERRIDE values): undone when the transaction ends, whereas a
+ * PGC_S_OVERRIDE setting would stay for the rest of the worker's life.
  */
 void
 sl_plan_index_probes(void)
@@ -89,7 +90,7 @@ sl_plan_index_probes(void)
 	int			i;
 
 	for (i = 0; i < lengthof(settings); i++)
-		(void) set_config_option(settings[i], "off", PGC_SUSET, PGC_S_OVERRIDE, GUC_ACTION_LOCAL,
+		(void) set_config_option(settings[i], "off", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
 								 true, 0, false);
 }
 

@@ -410,6 +410,21 @@ sl_s3_multipart_abort(SlSource *source, const char *key, const char *upload_id, 
 		return false;
 	if (aws_abort_multipart_upload(client, source->bucket, key, upload_id, &err) != 0)
 	{
+		/*
+		 * Security Lake's provider role may not abort (its permissions
+		 * boundary allows PutObject, GetObject, ListBucket and
+		 * GetBucketLocation only). An upload never completed writes nothing
+		 * at the key, so the delivery goes on without it: waiting for an
+		 * abort that is never allowed would stall the source for good.
+		 */
+		if (err.http_status == 403 && strcmp(err.code, "AccessDenied") == 0)
+		{
+			ereport(LOG,
+					(errmsg("securitylake: source \"%s\" may not abort the unfinished multipart upload of %s; it is left to the bucket's lifecycle rules",
+							source->name, key),
+					 errhint("A lifecycle rule with AbortIncompleteMultipartUpload removes such uploads' parts.")));
+			return true;
+		}
 		*error = describe(&err, source);
 		return false;
 	}

@@ -954,14 +954,16 @@ aws_request(aws_client *c, const aws_http_request *req, aws_response *resp, aws_
 	struct timespec start;
 	int			attempt;
 	bool		refreshed = false;
+	int			limit = c->cfg.max_attempts;
 	const char *operation = err->operation[0] ? err->operation : req->method;
 	char		op[48];
 
 	snprintf(op, sizeof(op), "%s", operation);
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (attempt = 0; attempt < c->cfg.max_attempts; attempt++)
+	for (attempt = 0; attempt < limit; attempt++)
 	{
 		long		wait;
+		bool		was_refreshed = refreshed;
 		int			r = attempt_once(c, req, resp, op, &refreshed, err);
 
 		err->attempts = attempt + 1;
@@ -969,7 +971,14 @@ aws_request(aws_client *c, const aws_http_request *req, aws_response *resp, aws_
 			return 0;
 		if (r < 0)
 			return -1;
-		if (attempt + 1 >= c->cfg.max_attempts)
+		/*
+		 * An expired session, just refreshed, gets its immediate retry even
+		 * past max_attempts: a caller that allows one attempt asks for one
+		 * try of the peer, not a failure for credentials that were stale.
+		 */
+		if (refreshed && !was_refreshed && limit < attempt + 2)
+			limit = attempt + 2;
+		if (attempt + 1 >= limit)
 			break;
 		wait = (strcmp(err->code, "ExpiredToken") == 0) ? 0 : backoff_ms(c, attempt);
 		if (c->cfg.max_elapsed_ms > 0 && elapsed_ms(&start) + wait > c->cfg.max_elapsed_ms)

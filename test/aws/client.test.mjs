@@ -239,6 +239,20 @@ test('expired temporary credentials are refreshed without failing the upload', a
   assert.equal(log.filter((q) => q.method === 'PUT' && q.status === 200).length, 2);
 });
 
+test('a client allowed one attempt still refreshes an expired session and retries at once', async () => {
+  await admin(gate, 'requests/clear', {});
+  // The worker tries a failing source's first request once (src/upload.c): stale credentials
+  // must not turn that one try into a failure.
+  const run = awsctl(['put', BUCKET, 'role/expiring-once', file('exp1', 'e')], roleEnv({ AWSCTL_REPEAT: '2', AWSCTL_REPEAT_SLEEP_S: '2', AWSCTL_MAX_ATTEMPTS: '1' }));
+  await new Promise((r) => setTimeout(r, 1000));
+  await admin(gate, 'sessions/expire', {});
+  const r = await run;
+  assert.equal(r.code, 0, r.stdout);
+  const log = await requests();
+  assert.ok(log.some((q) => q.code === 'ExpiredToken'), 'the second PUT met ExpiredToken');
+  assert.equal(log.filter((q) => q.method === 'PUT' && q.status === 200).length, 2);
+});
+
 test('with 30% injected 500/503/RequestTimeout/reset/delay faults uploads still succeed', async () => {
   await admin(gate, 'requests/clear', {});
   await admin(gate, 'faults', { fraction: 0.3, kinds: ['500', '503', 'RequestTimeout', 'reset', 'delay'], delayMs: 200, target: 'any', seed: 7 });

@@ -206,7 +206,8 @@ export async function startGateInProcess(options = {}) {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'securitylake-gate-'));
   mkdirSync(dataDir, { recursive: true });
   let sessionDurationOverride = 0;
-  let faults = null; // { count | fraction, kinds, delayMs, target, i, rng }
+  let faults = null; // { count | fraction, kinds, delayMs, target, ops, i, rng }
+  let deniedOps = []; // S3 operations (s3Kind) the callers may not perform: 403 AccessDenied
   let downUntil = 0;
   const requests = [];
   const stats = {};
@@ -569,6 +570,7 @@ export async function startGateInProcess(options = {}) {
         if (faults.count === undefined && faults.fraction === undefined) faults.count = 1;
         return json(200, { ok: true });
       case 'POST /__gate/faults/clear': faults = null; return json(200, { ok: true });
+      case 'POST /__gate/deny': deniedOps = input.ops ?? []; return json(200, { ok: true, denied: deniedOps });
       case 'POST /__gate/down': downUntil = Date.now() + (input.seconds ?? 0) * 1000; return json(200, { ok: true, until: new Date(downUntil).toISOString() });
       case 'POST /__gate/sessions/expire':
         for (const s of sessions.values()) s.expiresAt = Date.now() - 1;
@@ -717,7 +719,9 @@ export async function startGateInProcess(options = {}) {
     entry.region = caller.region;
     const owner = req.headers['x-amz-expected-bucket-owner'];
     if (b && owner !== undefined && owner !== b.owner) throw new GateError(403, 'AccessDenied', 'Access Denied');
-    if (await injectedFault(req, res, entry, 's3', rawPath)) return;
+    // An IAM policy's refusal, such as Security Lake's provider role's on AbortMultipartUpload.
+    if (deniedOps.includes(kind)) throw new GateError(403, 'AccessDenied', 'Access Denied');
+    if (!(faults?.ops && !faults.ops.includes(kind)) && await injectedFault(req, res, entry, 's3', rawPath)) return;
     const sha = (kind === 'put' || kind === 'part') ? checkDigests(req, body) : undefined;
     if (stallMatches(req.method, path, kind)) {
       entry.stalled = true;
