@@ -394,7 +394,19 @@ upload_first_if_failing(SlBatch *b, char **error)
 		return true;
 	if (!sl_s3_multipart_create_once(b->source, b->object_key, &upload_id, error))
 		return false;
-	sl_batch_save_upload_id(b, upload_id);
+	PG_TRY();
+	{
+		sl_batch_save_upload_id(b, upload_id);
+	}
+	PG_CATCH();
+	{
+		char	   *ignored;
+
+		/* Not recorded (the batch is no longer ours): nobody would abort it later. */
+		(void) sl_s3_multipart_abort(b->source, b->object_key, upload_id, &ignored);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 	return true;
 }
 
@@ -409,17 +421,22 @@ prepare_upload(SlBatch *b, char **error)
 	return true;
 }
 
-/* Before the ids are loaded: an ERROR (recording the UploadId) is a failure too. */
-bool
+/*
+ * Before the ids are loaded. An ERROR recording the UploadId means the batch
+ * is no longer this worker's (SL_BATCH_GONE); an attempt cut short by a
+ * shutdown request is no failure of the source (SL_INTERRUPTED).
+ */
+SlDeliverResult
 sl_deliver_prepare(SlBatch *b, char **error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	volatile bool ok = false;
+	volatile SlDeliverResult result = SL_DELIVERED;
 
 	*error = NULL;
 	PG_TRY();
 	{
-		ok = prepare_upload(b, error);
+		if (!prepare_upload(b, error))
+			result = SL_UPLOAD_FAILED;
 	}
 	PG_CATCH();
 	{
@@ -431,11 +448,13 @@ sl_deliver_prepare(SlBatch *b, char **error)
 		if (IsTransactionState())
 			AbortCurrentTransaction();
 		*error = edata->message;
-		ok = false;
+		result = edata->sqlerrcode == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE ? SL_BATCH_GONE : SL_SOURCE_FAILED;
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
-	return ok;
+	if (result != SL_DELIVERED && result != SL_BATCH_GONE && sl_stop_requested())
+		result = SL_INTERRUPTED;
+	return result;
 }
 
 static SlDeliverResult

@@ -39,9 +39,10 @@ extern SlDeliverResult sl_deliver_batch(SlBatch *b, char **error);
  * Set up the batch's upload before its ids are even loaded: abort what an
  * earlier attempt left open and, when the batch or its source has been
  * failing, start the multipart upload (see deliver.c). sl_deliver_batch
- * does it too when it was not done. False: S3 or STS refused (*error).
+ * does it too when it was not done. SL_DELIVERED when it is set up;
+ * otherwise why not (*error).
  */
-extern bool sl_deliver_prepare(SlBatch *b, char **error);
+extern SlDeliverResult sl_deliver_prepare(SlBatch *b, char **error);
 
 /* Overwrite the batch's key with an object of no record (see deliver.c). */
 extern bool sl_deliver_empty_object(SlBatch *b, char **error);

@@ -274,9 +274,10 @@ static bool
 deliver_pending_one(SlBatch *b)
 {
 	char	   *error = NULL;
+	SlDeliverResult prepared = sl_deliver_prepare(b, &error);
 
-	if (!sl_deliver_prepare(b, &error))
-		return delivery_failed(b, SL_UPLOAD_FAILED, error);
+	if (prepared != SL_DELIVERED)
+		return delivery_failed(b, prepared, error);
 	sl_batch_load_ids(b);
 	return deliver_batches(list_make1(b));
 }
