@@ -298,7 +298,7 @@ export const MUTATIONS = [
     id: 'single-try-no-refresh',
     file: 'src/aws/client.c',
     find: 'if (refreshed && !was_refreshed && limit < attempt + 2)',
-    replace: 'if (false)',
+    replace: 'if (false && refreshed && !was_refreshed && limit < attempt + 2)',
     description: 'a client allowed one attempt fails on an expired session instead of refreshing it',
     suites: 'node', tests: 'test/aws/client.test.mjs',
   },
