@@ -388,6 +388,7 @@ abort_earlier_upload(SlBatch *b, char **error)
 static bool
 upload_first_if_failing(SlBatch *b, char **error)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	char	   *upload_id = NULL;
 
 	if (b->attempts == 0 && b->source->failures == 0)
@@ -400,10 +401,12 @@ upload_first_if_failing(SlBatch *b, char **error)
 	}
 	PG_CATCH();
 	{
+		MemoryContext ecxt = MemoryContextSwitchTo(cxt);
 		char	   *ignored;
 
 		/* Not recorded (the batch is no longer ours): nobody would abort it later. */
 		(void) sl_s3_multipart_abort(b->source, b->object_key, upload_id, &ignored);
+		MemoryContextSwitchTo(ecxt);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
