@@ -134,14 +134,7 @@ sink_write(void *ctx, const void *data, size_t len)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(s->cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		if (IsTransactionState())
-			AbortCurrentTransaction();
-		s->error = edata->message;
+		s->error = sl_take_error(s->cxt)->message;
 		ok = false;
 	}
 	PG_END_TRY();
@@ -443,13 +436,8 @@ sl_deliver_prepare(SlBatch *b, char **error)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = sl_take_error(cxt);
 
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		if (IsTransactionState())
-			AbortCurrentTransaction();
 		*error = edata->message;
 		result = edata->sqlerrcode == ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE ? SL_BATCH_GONE : SL_SOURCE_FAILED;
 	}
@@ -549,13 +537,8 @@ sl_deliver_batch(SlBatch *b, char **error)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = sl_take_error(cxt);
 
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		if (IsTransactionState())
-			AbortCurrentTransaction();
 		if (enc != NULL)
 			sl_encoder_abandon(enc);
 		if (gone)

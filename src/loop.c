@@ -111,16 +111,9 @@ release_leases(void)
 static void
 note_error(const char *what, SlSource *source)
 {
-	ErrorData  *edata;
-	MemoryContext old = MemoryContextSwitchTo(cycle_cxt);
+	ErrorData  *edata = sl_take_error(cycle_cxt);
 	char	   *msg;
 
-	edata = CopyErrorData();
-	MemoryContextSwitchTo(old);
-	FlushErrorState();
-	if (IsTransactionState())
-		AbortCurrentTransaction();
-	MemoryContextSwitchTo(cycle_cxt);	/* the abort left TopMemoryContext current */
 	release_leases();
 	msg = edata->detail ? psprintf("%s: %s", edata->message, edata->detail) : edata->message;
 	if (source == NULL)

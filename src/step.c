@@ -94,6 +94,26 @@ sl_plan_index_probes(void)
 								 true, 0, false);
 }
 
+/*
+ * In a PG_CATCH block: the current error copied into cxt, the error state
+ * flushed and the transaction (if any) aborted. cxt is current on return:
+ * the abort leaves TopMemoryContext current, where whatever the caller
+ * allocates next would stay for the worker's life.
+ */
+ErrorData *
+sl_take_error(MemoryContext cxt)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	if (IsTransactionState())
+		AbortCurrentTransaction();
+	MemoryContextSwitchTo(cxt);
+	return edata;
+}
+
 char *
 sl_text_or_null(HeapTuple tup, TupleDesc desc, int col)
 {
