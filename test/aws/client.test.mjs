@@ -225,32 +225,29 @@ test('a wrong ExternalId gives a clear AccessDenied', async () => {
   assert.match(r.json.error.message, /sts:AssumeRole/);
 });
 
-test('expired temporary credentials are refreshed without failing the upload', async () => {
+// Two PUTs 2 s apart from one client; the sessions expire between them. The gate's log.
+async function putAcrossExpiry(name, env = {}) {
   await admin(gate, 'requests/clear', {});
-  // Two PUTs 2 s apart from one client; the sessions expire between them.
-  const run = awsctl(['put', BUCKET, 'role/expiring', file('exp', 'e')], roleEnv({ AWSCTL_REPEAT: '2', AWSCTL_REPEAT_SLEEP_S: '2' }));
+  const run = awsctl(['put', BUCKET, `role/${name}`, file(name, 'e')], roleEnv({ AWSCTL_REPEAT: '2', AWSCTL_REPEAT_SLEEP_S: '2', ...env }));
   await new Promise((r) => setTimeout(r, 1000));
   await admin(gate, 'sessions/expire', {});
   const r = await run;
   assert.equal(r.code, 0, r.stdout);
   const log = await requests();
   assert.ok(log.some((q) => q.code === 'ExpiredToken'), 'the second PUT met ExpiredToken');
-  assert.equal(log.filter((q) => q.action === 'AssumeRole' && q.status === 200).length, 2, 'assumed again');
   assert.equal(log.filter((q) => q.method === 'PUT' && q.status === 200).length, 2);
+  return log;
+}
+
+test('expired temporary credentials are refreshed without failing the upload', async () => {
+  const log = await putAcrossExpiry('expiring');
+  assert.equal(log.filter((q) => q.action === 'AssumeRole' && q.status === 200).length, 2, 'assumed again');
 });
 
 test('a client allowed one attempt still refreshes an expired session and retries at once', async () => {
-  await admin(gate, 'requests/clear', {});
   // The worker tries a failing source's first request once (src/upload.c): stale credentials
   // must not turn that one try into a failure.
-  const run = awsctl(['put', BUCKET, 'role/expiring-once', file('exp1', 'e')], roleEnv({ AWSCTL_REPEAT: '2', AWSCTL_REPEAT_SLEEP_S: '2', AWSCTL_MAX_ATTEMPTS: '1' }));
-  await new Promise((r) => setTimeout(r, 1000));
-  await admin(gate, 'sessions/expire', {});
-  const r = await run;
-  assert.equal(r.code, 0, r.stdout);
-  const log = await requests();
-  assert.ok(log.some((q) => q.code === 'ExpiredToken'), 'the second PUT met ExpiredToken');
-  assert.equal(log.filter((q) => q.method === 'PUT' && q.status === 200).length, 2);
+  await putAcrossExpiry('expiring-once', { AWSCTL_MAX_ATTEMPTS: '1' });
 });
 
 test('with 30% injected 500/503/RequestTimeout/reset/delay faults uploads still succeed', async () => {

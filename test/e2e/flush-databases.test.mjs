@@ -5,9 +5,8 @@
 // database's sources. A cluster of its own (the setting needs a restart).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { psql, one, lit, copyEvents, skipNoPg, PG_BIN } from '../lib/pg.mjs';
+import { psql, one, lit, copyEvents, skipNoPg } from '../lib/pg.mjs';
 import { startGate } from '../lib/gate.mjs';
 import { storedObjects } from '../lib/duck.mjs';
 import { startCluster } from '../upgrade/cluster.mjs';
@@ -25,18 +24,12 @@ const value = (db, text) => one(text, { db, user: 'postgres', env: cluster.env }
 const queued = (db) => value(db, `SELECT count(*) FROM securitylake.queue`);
 const objects = (db) => storedObjects(gate.dataDir, BUCKET).filter((o) => o.key.startsWith(`ext/${db}/`)).length;
 
-function asPostgres(args) {
-  const cmd = process.getuid() === 0 ? ['runuser', ['-u', 'postgres', '--', ...args]] : [args[0], args.slice(1)];
-  const r = spawnSync(cmd[0], cmd[1], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${args.join(' ')}: ${r.stdout}${r.stderr}`);
-}
-
 before(async () => {
   if (skipNoPg) return;
   cluster = await startCluster(DBS[0]);
   sql(DBS[0], `CREATE DATABASE ${DBS[1]}`);
   sql(DBS[0], `ALTER SYSTEM SET securitylake.database = '${DBS.join(', ')}'`);
-  asPostgres([`${PG_BIN}/pg_ctl`, '-D', `${cluster.dir}/data`, '-w', '-t', '60', 'restart', '-l', `${cluster.dir}/server.log`]);
+  cluster.restart();
   gate = await startGate({ users: [USER], buckets: [BUCKET] });
   for (const db of DBS) {
     sql(db, `CREATE EXTENSION securitylake;

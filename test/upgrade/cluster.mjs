@@ -42,6 +42,10 @@ export async function startCluster(db) {
     db,
     env: { PGHOST: dir, PGPORT: String(port), PGUSER: 'postgres' },
     log: () => readFileSync(logPath, 'utf8'),
+    // For settings that need one (postmaster context), such as securitylake.database.
+    restart() {
+      pgcluster('pg_as_postgres', `${PG_BIN}/pg_ctl`, '-D', join(dir, 'data'), '-w', '-t', '60', '-l', logPath, 'restart');
+    },
     stop() {
       pgcluster('pg_cluster_stop', dir);
       rmSync(dir, { recursive: true, force: true });
