@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "nodes/pg_list.h"
+#include "storage/itemptr.h"
 
 #include "source.h"
 
@@ -36,6 +37,14 @@ typedef struct SlBatch
 	char	   *upload_id;		/* multipart id persisted with the batch, or NULL */
 	int64	   *ids;			/* queue ids in record order (time, then id) */
 	int32	   *sizes;			/* each event's raw JSON bytes, in the same order */
+	/*
+	 * Where each row was last seen (ctid), in the same order, or NULL: a hint
+	 * that spares the page read and the delete an index probe per row. The
+	 * row found there must still have the batch's key and the id, or the
+	 * probe by id runs after all (an UPDATE, VACUUM FULL or a restore moves
+	 * rows). Invalid where not known; not stored with the batch.
+	 */
+	ItemPointerData *tids;
 	int			nids;
 	int64		raw_bytes;
 	int			attempts;		/* failed upload attempts */

@@ -13,8 +13,9 @@
  * source with batches still pending claims nothing new: its pending batches
  * are delivered first (batches.c), so no two batches ever hold one row.
  *
- * What a claim keeps in memory is 16 bytes and a size per row: its events are
- * read again, a page at a time, when the batch is encoded (deliver.c).
+ * What a claim keeps in memory is 16 bytes, a size and a TID per row: its
+ * events are read again, a page at a time, when the batch is encoded, by the
+ * TIDs the claim saw (deliver.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -43,6 +44,7 @@ typedef struct ClaimEntry
 	int64		time_ms;
 	int64		id;
 	int32		size;
+	ItemPointerData tid;
 } ClaimEntry;
 
 /* The rows of one partition gathered by a claim. */
@@ -153,7 +155,7 @@ partition_for(Claim *c, const SlPartition *p)
 }
 
 static void
-partition_add(ClaimPartition *part, int64 time_ms, int64 id, int32 size)
+partition_add(ClaimPartition *part, int64 time_ms, int64 id, int32 size, ItemPointer tid)
 {
 	if (part->n == part->max)
 	{
@@ -163,6 +165,7 @@ partition_add(ClaimPartition *part, int64 time_ms, int64 id, int32 size)
 	part->entries[part->n].time_ms = time_ms;
 	part->entries[part->n].id = id;
 	part->entries[part->n].size = size;
+	ItemPointerCopy(tid, &part->entries[part->n].tid);
 	part->n++;
 }
 
@@ -177,6 +180,7 @@ claim_row(Claim *c, HeapTuple tup, TupleDesc desc, MemoryContext row_cxt)
 	int64		id = sl_int8_col(tup, desc, 1, 0);
 	bool		isnull;
 	Datum		event = SPI_getbinval(tup, desc, 2, &isnull);
+	ItemPointer tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 5, &isnull));
 	Size		raw = sl_event_datum_size(event);
 	SlPartition p;
 	char	   *reason = NULL;
@@ -194,7 +198,7 @@ claim_row(Claim *c, HeapTuple tup, TupleDesc desc, MemoryContext row_cxt)
 		add_reject(c, id, reason);
 	else if ((part = partition_for(c, &p)) != NULL)
 	{
-		partition_add(part, p.time_ms, id, (int32) raw);
+		partition_add(part, p.time_ms, id, (int32) raw, tid);
 		c->raw += raw;
 	}
 	MemoryContextReset(row_cxt);
@@ -228,10 +232,12 @@ record_partition(Claim *c, ClaimPartition *part)
 	b->nids = part->n;
 	b->ids = palloc(sizeof(int64) * Max(part->n, 1));
 	b->sizes = palloc(sizeof(int32) * Max(part->n, 1));
+	b->tids = palloc(sizeof(ItemPointerData) * Max(part->n, 1));
 	for (i = 0; i < part->n; i++)
 	{
 		b->ids[i] = part->entries[i].id;
 		b->sizes[i] = part->entries[i].size;
+		b->tids[i] = part->entries[i].tid;
 		b->raw_bytes += part->entries[i].size;
 	}
 	pfree(part->entries);
@@ -266,7 +272,7 @@ read_rows(Claim *c, int64 from_id)
 	 * between would still show its rows, and they would go out twice.
 	 */
 	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT q.id, q.event, q.region, q.account_id"
+									   "SELECT q.id, q.event, q.region, q.account_id, q.ctid"
 									   "  FROM securitylake.queue q"
 									   " WHERE q.route_key OPERATOR(pg_catalog.=) $1"
 									   "   AND q.id OPERATOR(pg_catalog.>=) $2"

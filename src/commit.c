@@ -25,11 +25,18 @@
 #include "sources.h"
 #include "step.h"
 
-static int
-compare_int64(const void *a, const void *b)
+/* A delivered row: its id and where the page read found it. */
+typedef struct RowRef
 {
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
+	int64		id;
+	ItemPointerData tid;
+} RowRef;
+
+static int
+compare_rows(const void *a, const void *b)
+{
+	int64		x = ((const RowRef *) a)->id;
+	int64		y = ((const RowRef *) b)->id;
 
 	return x < y ? -1 : (x > y ? 1 : 0);
 }
@@ -42,41 +49,107 @@ compare_int64(const void *a, const void *b)
 #define DELETE_CHUNK 10000
 
 /*
- * Delete ids[0 .. ndelivered), DELETE_CHUNK sorted ids at a time: each an
- * index range scan over the key's rows between the chunk's lowest and highest
- * id, filtered by the hashed id list (claims take rows oldest first, so they
- * are mostly one range).
+ * Delete these ids (sorted): an index range scan over the key's rows between
+ * the lowest and highest id, filtered by the hashed id list (claims take rows
+ * oldest first, so they are mostly one range).
+ */
+static void
+delete_by_id(Datum keys, const int64 *ids, int n)
+{
+	Oid			types[4] = {TEXTARRAYOID, INT8OID, INT8OID, INT8ARRAYOID};
+	Datum		values[4];
+
+	values[0] = keys;
+	values[1] = Int64GetDatum(ids[0]);
+	values[2] = Int64GetDatum(ids[n - 1]);
+	values[3] = sl_int8_array(ids, n);
+	sl_exec("DELETE FROM securitylake.queue q"
+			" WHERE q.route_key OPERATOR(pg_catalog.=) ANY ($1)"
+			"   AND q.id OPERATOR(pg_catalog.>=) $2 AND q.id OPERATOR(pg_catalog.<=) $3"
+			"   AND q.id OPERATOR(pg_catalog.=) ANY ($4)",
+			4, types, values, NULL, SPI_OK_DELETE);
+	pfree(DatumGetPointer(values[3]));
+}
+
+/*
+ * Delete these rows where the page read found them (a TID scan: no index),
+ * each only if it still has the batch's key and its id; when fewer went (a
+ * row moved since), the ids again through the index. Returns nothing: a row
+ * gone meanwhile is simply gone.
+ */
+static void
+delete_by_tid(Datum keys, const int64 *ids, const ItemPointerData *tids, int n)
+{
+	Oid			types[3] = {TEXTARRAYOID, TIDARRAYOID, INT8ARRAYOID};
+	Datum		values[3];
+
+	values[0] = keys;
+	values[1] = sl_tid_array(tids, n);
+	values[2] = sl_int8_array(ids, n);
+	sl_exec("DELETE FROM securitylake.queue q"
+			" WHERE q.ctid OPERATOR(pg_catalog.=) ANY ($2)"
+			"   AND q.route_key OPERATOR(pg_catalog.=) ANY ($1)"
+			"   AND q.id OPERATOR(pg_catalog.=) ANY ($3)",
+			3, types, values, NULL, SPI_OK_DELETE);
+	pfree(DatumGetPointer(values[1]));
+	pfree(DatumGetPointer(values[2]));
+	if (SPI_processed < (uint64) n)
+		delete_by_id(keys, ids, n);
+}
+
+/*
+ * Delete the rows of ids[0 .. ndelivered) that the page reads found and the
+ * encoder took (the ones it refused were dead-lettered already, the ones
+ * not found are gone), DELETE_CHUNK at a time; every one by id when no page
+ * noted where its rows were. Ids are sorted for delete_by_id's range.
  */
 static void
 delete_delivered_rows(SlBatch *b)
 {
-	Oid			types[4] = {TEXTARRAYOID, INT8OID, INT8OID, INT8ARRAYOID};
-	Datum		values[4];
+	RowRef	   *rows;
 	int64	   *ids;
+	ItemPointerData *tids;
+	Datum		keys;
+	int			n = 0;
+	int			i;
 	int			from;
 
 	if (b->ndelivered == 0)
 		return;
-	ids = palloc(sizeof(int64) * b->ndelivered);
-	memcpy(ids, b->ids, sizeof(int64) * b->ndelivered);
-	qsort(ids, b->ndelivered, sizeof(int64), compare_int64);
-	values[0] = sl_batch_keys(b);
-	sl_plan_index_probes();
-	for (from = 0; from < b->ndelivered; from += DELETE_CHUNK)
+	rows = palloc(sizeof(RowRef) * b->ndelivered);
+	for (i = 0; i < b->ndelivered; i++)
 	{
-		int			n = Min(DELETE_CHUNK, b->ndelivered - from);
-
-		values[1] = Int64GetDatum(ids[from]);
-		values[2] = Int64GetDatum(ids[from + n - 1]);
-		values[3] = sl_int8_array(ids + from, n);
-		sl_exec("DELETE FROM securitylake.queue q"
-				" WHERE q.route_key OPERATOR(pg_catalog.=) ANY ($1)"
-				"   AND q.id OPERATOR(pg_catalog.>=) $2 AND q.id OPERATOR(pg_catalog.<=) $3"
-				"   AND q.id OPERATOR(pg_catalog.=) ANY ($4)",
-				4, types, values, NULL, SPI_OK_DELETE);
-		pfree(DatumGetPointer(values[3]));
+		if (b->tids == NULL)
+			ItemPointerSetInvalid(&rows[n].tid);	/* not known: by id */
+		else if (!ItemPointerIsValid(&b->tids[i]))
+			continue;
+		else
+			rows[n].tid = b->tids[i];
+		rows[n].id = b->ids[i];
+		n++;
 	}
+	qsort(rows, n, sizeof(RowRef), compare_rows);
+	ids = palloc(sizeof(int64) * Max(Min(n, DELETE_CHUNK), 1));
+	tids = palloc(sizeof(ItemPointerData) * Max(Min(n, DELETE_CHUNK), 1));
+	keys = sl_batch_keys(b);
+	sl_plan_index_probes();
+	for (from = 0; from < n; from += DELETE_CHUNK)
+	{
+		int			chunk = Min(DELETE_CHUNK, n - from);
+
+		for (i = 0; i < chunk; i++)
+		{
+			ids[i] = rows[from + i].id;
+			tids[i] = rows[from + i].tid;
+		}
+		if (b->tids == NULL)
+			delete_by_id(keys, ids, chunk);
+		else
+			delete_by_tid(keys, ids, tids, chunk);
+	}
+	pfree(rows);
 	pfree(ids);
+	pfree(tids);
 }
 
 static void

@@ -214,21 +214,122 @@ page_end(SlBatch *b, int from)
 }
 
 /*
+ * The rows SPI returned, as (id, event, ctid): each event copied into cxt at
+ * its slot's place in events[], its TID noted for the delete. Returns how
+ * many slots they filled.
+ */
+static int
+take_rows(SlBatch *b, int from, PageSlot *slots, int n, Jsonb **events, MemoryContext cxt)
+{
+	int			found = 0;
+	uint64		r;
+
+	for (r = 0; r < SPI_processed; r++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[r];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		PageSlot	key;
+		PageSlot   *hit;
+		bool		isnull;
+		MemoryContext old;
+
+		key.id = sl_int8_col(tup, desc, 1, 0);
+		hit = bsearch(&key, slots, n, sizeof(PageSlot), compare_slots);
+		if (hit == NULL || events[hit->pos] != NULL)
+			continue;
+		old = MemoryContextSwitchTo(cxt);
+		events[hit->pos] = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 2, &isnull));
+		MemoryContextSwitchTo(old);
+		b->tids[from + hit->pos] = *(ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 3, &isnull));
+		found++;
+	}
+	return found;
+}
+
+/* The page's rows where the claim saw them: one heap fetch each, no index. */
+static int
+read_by_tid(SlBatch *b, int from, PageSlot *slots, int n, Jsonb **events, MemoryContext cxt)
+{
+	ItemPointerData *tids = palloc(sizeof(ItemPointerData) * n);
+	Oid			types[2] = {TEXTARRAYOID, TIDARRAYOID};
+	Datum		values[2];
+	int			ntids = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (ItemPointerIsValid(&b->tids[from + i]))
+			tids[ntids++] = b->tids[from + i];
+	if (ntids == 0)
+		return 0;
+	values[0] = sl_batch_keys(b);
+	values[1] = sl_tid_array(tids, ntids);
+	/* The key is checked here, the id by take_rows: a TID now holding another row is passed over. */
+	sl_exec("SELECT q.id, q.event, q.ctid FROM securitylake.queue q"
+			" WHERE q.ctid OPERATOR(pg_catalog.=) ANY ($2)"
+			"   AND q.route_key OPERATOR(pg_catalog.=) ANY ($1)",
+			2, types, values, NULL, SPI_OK_SELECT);
+	pfree(tids);
+	return take_rows(b, from, slots, n, events, cxt);
+}
+
+/* The page's rows not found yet, by id: one index probe each. */
+static void
+read_by_id(SlBatch *b, int from, PageSlot *slots, int n, Jsonb **events, MemoryContext cxt)
+{
+	int64	   *ids = palloc(sizeof(int64) * n);
+	Oid			types[2] = {TEXTARRAYOID, INT8ARRAYOID};
+	Datum		values[2];
+	int			nids = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (events[slots[i].pos] == NULL)
+			ids[nids++] = slots[i].id;
+	values[0] = sl_batch_keys(b);
+	values[1] = sl_int8_array(ids, nids);
+	/*
+	 * One index probe per id (the LATERAL subquery, kept apart by OFFSET 0,
+	 * can only be the inner side): as a plain join, statistics from another
+	 * moment could make the key's every row the outer side, each matched
+	 * against the page's 2000 ids (17 s a page instead of 8 ms).
+	 */
+	sl_exec("SELECT i.id, q.event, q.tid FROM pg_catalog.unnest($2) AS i(id),"
+			"       LATERAL (SELECT p.event, p.ctid AS tid FROM securitylake.queue p"
+			"                 WHERE p.route_key OPERATOR(pg_catalog.=) ANY ($1)"
+			"                   AND p.id OPERATOR(pg_catalog.=) i.id OFFSET 0) q",
+			2, types, values, NULL, SPI_OK_SELECT);
+	pfree(ids);
+	(void) take_rows(b, from, slots, n, events, cxt);
+}
+
+/* The batch's TID hints, all unknown (a batch loaded from the table). */
+static void
+ensure_tids(SlBatch *b)
+{
+	int			i;
+
+	if (b->tids != NULL)
+		return;
+	b->tids = MemoryContextAlloc(GetMemoryChunkContext(b), sizeof(ItemPointerData) * Max(b->nids, 1));
+	for (i = 0; i < b->nids; i++)
+		ItemPointerSetInvalid(&b->tids[i]);
+}
+
+/*
  * Read ids[from .. to) into events[] (record order), copied into cxt; a row
- * that is gone (dead-lettered by an earlier attempt) stays NULL. The same
- * short transaction dead-letters the events refused so far.
+ * that is gone (dead-lettered by an earlier attempt) stays NULL. Rows are
+ * looked for where the claim saw them first, then by id. The same short
+ * transaction dead-letters the events refused so far.
  */
 static void
 read_page(SlBatch *b, int from, int to, Jsonb **events, MemoryContext cxt)
 {
 	int			n = to - from;
 	PageSlot   *slots = palloc(sizeof(PageSlot) * n);
-	int64	   *ids = palloc(sizeof(int64) * n);
-	Oid			types[2] = {TEXTARRAYOID, INT8ARRAYOID};
-	Datum		values[2];
+	int			found;
 	int			i;
-	uint64		r;
 
+	ensure_tids(b);
 	for (i = 0; i < n; i++)
 	{
 		slots[i].id = b->ids[from + i];
@@ -236,44 +337,16 @@ read_page(SlBatch *b, int from, int to, Jsonb **events, MemoryContext cxt)
 		events[i] = NULL;
 	}
 	qsort(slots, n, sizeof(PageSlot), compare_slots);
-	for (i = 0; i < n; i++)
-		ids[i] = slots[i].id;
-	values[0] = sl_batch_keys(b);
-	values[1] = sl_int8_array(ids, n);
 	sl_begin_step("securitylake: reading events");
 	if (!sl_batch_still_held(b))
 		batch_gone(b);
 	sl_plan_index_probes();
 	sl_batch_flush_rejects(b);
-	/*
-	 * One index probe per id (the LATERAL subquery, kept apart by OFFSET 0,
-	 * can only be the inner side): as a plain join, statistics from another
-	 * moment could make the key's every row the outer side, each matched
-	 * against the page's 2000 ids (17 s a page instead of 8 ms).
-	 */
-	sl_exec("SELECT i.id, q.event FROM pg_catalog.unnest($2) AS i(id),"
-			"       LATERAL (SELECT p.event FROM securitylake.queue p"
-			"                 WHERE p.route_key OPERATOR(pg_catalog.=) ANY ($1)"
-			"                   AND p.id OPERATOR(pg_catalog.=) i.id OFFSET 0) q",
-			2, types, values, NULL, SPI_OK_SELECT);
-	for (r = 0; r < SPI_processed; r++)
-	{
-		PageSlot	key;
-		PageSlot   *hit;
-		bool		isnull;
-		MemoryContext old;
-
-		key.id = sl_int8_col(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, 0);
-		hit = bsearch(&key, slots, n, sizeof(PageSlot), compare_slots);
-		if (hit == NULL)
-			continue;
-		old = MemoryContextSwitchTo(cxt);
-		events[hit->pos] = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &isnull));
-		MemoryContextSwitchTo(old);
-	}
+	found = read_by_tid(b, from, slots, n, events, cxt);
+	if (found < n)
+		read_by_id(b, from, slots, n, events, cxt);
 	sl_end_step();
 	pfree(slots);
-	pfree(ids);
 }
 
 static void
@@ -337,7 +410,10 @@ encode_events(SlBatch *b, SlEncoder *enc, ObjectStream *s)
 			if (events[i] != NULL)
 				sl_test_fault_event(events[i]);
 			if (events[i] != NULL && !sl_encoder_add(enc, events[i], &reason))
+			{
 				add_reject(b, b->ids[from + i], reason);
+				ItemPointerSetInvalid(&b->tids[from + i]);	/* dead-lettered, not deleted with the rest */
+			}
 			if (s->error)
 				ereport(ERROR,
 						(errcode(ERRCODE_IO_ERROR),

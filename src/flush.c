@@ -37,9 +37,11 @@
 #include "securitylake.h"
 #include "shmem.h"
 
-/* How often flush() looks at the queue while it waits: soon at first, then less. */
+/* How long flush() sleeps at most between checks: soon at first, then less. */
 #define FLUSH_POLL_MIN_MS 50
 #define FLUSH_POLL_MAX_MS 250
+/* ... and how often it looks at the queue when no worker said it changed. */
+#define FLUSH_LOOK_MS 1000
 
 static int64
 query_int8(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls)
@@ -125,6 +127,20 @@ request_drain(const char *source)
 	else
 		run_dynamic_drain();
 	return ticket;
+}
+
+/* Sleep until a worker reports progress, a signal, or poll_ms. */
+static void
+wait_for_progress(long poll_ms)
+{
+	if (sl_shmem_ready())
+	{
+		(void) ConditionVariableTimedSleep(&sl_shared->progress_cv, poll_ms, PG_WAIT_EXTENSION);
+		return;
+	}
+	(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, poll_ms, PG_WAIT_EXTENSION);
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
 }
 
 /* The last requested drain has ended (or there is no worker to wait for). */
@@ -226,9 +242,10 @@ securitylake_flush(PG_FUNCTION_ARGS)
 	char		nulls[3] = {' ', source ? ' ' : 'n', ' '};
 	int64		upto;
 	int64		uploads_before;
-	bool		pending = true;
-	bool		requested = false;
 	uint64		ticket = 0;
+	uint64		seen_progress = 0;
+	bool		looked_done = false;
+	TimestampTz last_look = 0;
 	long		poll_ms = FLUSH_POLL_MIN_MS;
 	uint64		i;
 
@@ -257,12 +274,28 @@ securitylake_flush(PG_FUNCTION_ARGS)
 	if (!source)
 		notice_skipped(upto);
 
-	while (pending)
+	/*
+	 * Ask at once, then look at the queue when a worker says it changed
+	 * (rows delivered, a drain cycle ended), or every FLUSH_LOOK_MS: each look
+	 * walks the index entries of the rows delivered meanwhile, which this
+	 * call's own snapshot keeps from being pruned.
+	 */
+	ticket = request_drain(source);
+	if (sl_shmem_ready())
+		ConditionVariablePrepareToSleep(&sl_shared->progress_cv);
+	for (;;)
 	{
-		if (query_int8(remaining_sql, 2, types, values, nulls) == 0)
+		bool		done = drain_done(ticket);
+		uint64		progress = sl_progress();
+
+		if (last_look == 0 || progress != seen_progress || (done && !looked_done) ||
+			TimestampDifferenceExceeds(last_look, GetCurrentTimestamp(), FLUSH_LOOK_MS))
 		{
-			pending = false;
-			break;
+			seen_progress = progress;
+			looked_done = done;
+			last_look = GetCurrentTimestamp();
+			if (query_int8(remaining_sql, 2, types, values, nulls) == 0)
+				break;
 		}
 		if (TimestampDifferenceExceeds(start, GetCurrentTimestamp(), (int) Min(timeout_ms, INT_MAX)))
 		{
@@ -276,21 +309,20 @@ securitylake_flush(PG_FUNCTION_ARGS)
 					 errhint("See securitylake.status; raise the timeout or fix the error and flush again.")));
 		}
 		/*
-		 * Ask for a drain; ask again when one ended with rows left but no
-		 * error (rows committed meanwhile). A failing source is not asked
-		 * again: the worker retries it on its own backoff schedule.
+		 * The drain ended with rows left but no error (rows committed
+		 * meanwhile): ask again. A failing source is not asked again: the
+		 * worker retries it on its own backoff schedule.
 		 */
-		if (!requested || (drain_done(ticket) && blocking_error(source) == NULL))
+		if (done && looked_done && blocking_error(source) == NULL)
 		{
 			ticket = request_drain(source);
-			requested = true;
+			looked_done = false;
 		}
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 poll_ms, PG_WAIT_EXTENSION);
+		wait_for_progress(poll_ms);
 		poll_ms = Min(poll_ms * 2, FLUSH_POLL_MAX_MS);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
 	}
+	if (sl_shmem_ready())
+		ConditionVariableCancelSleep();
 
 	values[2] = Int64GetDatum(uploads_before);
 	if (SPI_execute_with_args("SELECT u.source, u.object_key, u.rows, u.bytes FROM securitylake.uploads u"

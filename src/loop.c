@@ -84,6 +84,15 @@ sl_stop_requested(void)
 	return ShutdownRequestPending || !PostmasterIsAlive();
 }
 
+/* The flush ticket the running cycle serves (the last one it saw). */
+static uint64 cycle_ticket = 0;
+
+bool
+sl_flush_asked(void)
+{
+	return sl_shmem_ready() && pg_atomic_read_u64(&sl_shared->flush_requested) != cycle_ticket;
+}
+
 /* ----------------------------------------------------------------
  * Errors: logged with the source's name, charged to it, never a crash loop
  * ---------------------------------------------------------------- */
@@ -253,6 +262,7 @@ deliver_batches(List *batches)
 	if (delivered != NIL)
 	{
 		sl_commit_batches(delivered);
+		sl_note_progress();
 		sl_test_fault_point("committed");
 	}
 	return ok;
@@ -360,6 +370,7 @@ drain_source(void *arg)
 				goto out;
 			old = MemoryContextSwitchTo(batch_cxt);
 			claim = sl_claim(source, key, from_id, &batches, &last_id);
+			sl_note_progress();	/* it may have dead-lettered rows */
 			if (batches != NIL)
 				ok = deliver_batches(batches);
 			filled = some_batch_filled_up(batches);
@@ -813,6 +824,7 @@ securitylake_worker_main(Datum main_arg)
 			guarded("checking for the extension", extension_ready_step, &ready, NULL);
 			if (ready)
 			{
+				cycle_ticket = ticket;
 				flush_mode = ticket != seen_ticket;
 				flush_all = flush_mode && sl_flush_wanted(seen_ticket, ticket, flush_names, &nflush_names);
 				sleep_ms = run_cycle();
@@ -822,6 +834,7 @@ securitylake_worker_main(Datum main_arg)
 			{
 				pg_atomic_write_u64(&slot->flush_done, ticket);
 				seen_ticket = ticket;
+				sl_note_progress();
 			}
 			pgstat_report_stat(true);
 			if (pg_atomic_read_u64(&sl_shared->flush_requested) != seen_ticket)

@@ -32,13 +32,19 @@
 #include "utils/timestamp.h"
 
 #include "schedule.h"
+#include "securitylake.h"
 #include "step.h"
 
 /* Room for a 64-character source name or routing key, and the terminator. */
 #define SL_NAME_SIZE 72
 
-/* How many new rows one look counts per key (the rest on the next cycle). */
+/*
+ * How many new rows one look counts per key (the rest on the next cycle), in
+ * statements of COUNT_CHUNK rows: counting stops early when the source is due
+ * anyway or a flush() asks the worker for a drain.
+ */
 #define COUNT_LIMIT 200000
+#define COUNT_CHUNK 20000
 
 /* A claim from the queue's head once a minute picks up rows that committed late. */
 #define CLAIM_HEAD_INTERVAL_MS (60 * 1000)
@@ -123,17 +129,19 @@ sl_object_size(SlSource *source)
 
 /*
  * Rows, raw bytes and the highest id of a key's rows with ids in (above, upto]
- * (one index range scan, at most COUNT_LIMIT rows).
+ * (one index range scan in id order, at most limit rows; sl_plan_index_probes
+ * is in force: from statistics taken before a COPY the planner read the
+ * range as a bitmap scan and sorted every event, spilled to disk, to count).
  */
 static void
-count_key(const char *key, int64 above, int64 upto, int64 *rows, int64 *raw, int64 *max_id)
+count_key(const char *key, int64 above, int64 upto, int64 limit, int64 *rows, int64 *raw, int64 *max_id)
 {
 	Oid			types[4] = {TEXTOID, INT8OID, INT8OID, INT8OID};
 	Datum		values[4];
 
 	values[0] = CStringGetTextDatum(key);
 	values[1] = Int64GetDatum(above);
-	values[2] = Int64GetDatum(COUNT_LIMIT);
+	values[2] = Int64GetDatum(limit);
 	values[3] = Int64GetDatum(upto);
 	sl_exec("SELECT pg_catalog.count(*), CAST(pg_catalog.sum(securitylake._raw_size(n.event)) AS pg_catalog.int8),"
 			"       pg_catalog.max(n.id)"
@@ -156,6 +164,42 @@ queue_high_water(void)
 	return SPI_processed ? sl_int8_col(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, 0) : 0;
 }
 
+/* Has the source reached a size threshold (its publish rate aside)? */
+static bool
+thresholds_reached(SlSource *source, SlSourceRuntime *rt)
+{
+	return (source->batch_record_count > 0 && rt->queued_rows >= source->batch_record_count) ||
+		rt->queued_raw >= source->batch_data_size ||
+		rt->queued_raw >= sl_raw_bytes_per_object(source);
+}
+
+/*
+ * Count a key's rows in (*position, upto] into the source's counters, a
+ * chunk at a time, up to *budget rows; *position moves to the last row
+ * counted. Stops once the source is due anyway or a flush() is waiting.
+ */
+static void
+count_range(SlSource *source, SlSourceRuntime *rt, const char *key, int64 *position, int64 upto, int64 *budget)
+{
+	while (*budget > 0)
+	{
+		int64		chunk = Min(COUNT_CHUNK, *budget);
+		int64		rows,
+					raw,
+					max_id;
+
+		count_key(key, *position, upto, chunk, &rows, &raw, &max_id);
+		if (rows == 0)
+			return;
+		rt->queued_rows += rows;
+		rt->queued_raw += raw;
+		*position = max_id;
+		*budget -= rows;
+		if (rows < chunk || thresholds_reached(source, rt) || sl_flush_asked())
+			return;
+	}
+}
+
 void
 sl_count_arrivals(SlSource *source)
 {
@@ -164,13 +208,13 @@ sl_count_arrivals(SlSource *source)
 	int			i;
 
 	sl_begin_step("securitylake: counting new events");
+	sl_plan_index_probes();
 	high = queue_high_water();
-	for (i = 0; i < source->nroute_keys; i++)
+	for (i = 0; i < source->nroute_keys && !thresholds_reached(source, rt) && !sl_flush_asked(); i++)
 	{
 		SlKeyRuntime *k = key_runtime(source, i);
-		int64		rows,
-					raw,
-					max_id;
+		int64		budget = COUNT_LIMIT;
+		int64		budget_above = COUNT_LIMIT;
 
 		if (k->counted_upto > high)
 		{
@@ -179,21 +223,10 @@ sl_count_arrivals(SlSource *source)
 			k->counted_above = 0;
 			k->claim_from = 0;
 		}
-		count_key(k->key, k->counted_upto, high, &rows, &raw, &max_id);
-		if (rows > 0)
-		{
-			rt->queued_rows += rows;
-			rt->queued_raw += raw;
-			k->counted_upto = max_id;
-		}
+		count_range(source, rt, k->key, &k->counted_upto, high, &budget);
 		/* Rows above the sequence (written with an id of their own). */
-		count_key(k->key, Max(high, k->counted_above), PG_INT64_MAX, &rows, &raw, &max_id);
-		if (rows > 0)
-		{
-			rt->queued_rows += rows;
-			rt->queued_raw += raw;
-			k->counted_above = max_id;
-		}
+		k->counted_above = Max(high, k->counted_above);
+		count_range(source, rt, k->key, &k->counted_above, PG_INT64_MAX, &budget_above);
 	}
 	sl_end_step();
 }
@@ -219,9 +252,7 @@ sl_source_due(SlSource *source, TimestampTz now, bool flush)
 	if (source->next_attempt_at > now)
 		return false;
 	rt = runtime_of(source);
-	return (source->batch_record_count > 0 && rt->queued_rows >= source->batch_record_count) ||
-		rt->queued_raw >= source->batch_data_size ||
-		rt->queued_raw >= sl_raw_bytes_per_object(source) ||
+	return thresholds_reached(source, rt) ||
 		TimestampDifferenceExceeds(rt->last_drain_at, now, (int) Min(source->publish_rate_ms, INT_MAX));
 }
 

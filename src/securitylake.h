@@ -54,5 +54,7 @@ PGDLLEXPORT void securitylake_flush_worker_main(Datum main_arg);
 
 /* True when the worker should stop what it is doing (SIGTERM, postmaster gone). */
 extern bool sl_stop_requested(void);
+/* A flush() asked for a drain since this worker's cycle began: cut optional work short. */
+extern bool sl_flush_asked(void);
 
 #endif							/* SECURITYLAKE_H */

@@ -47,6 +47,8 @@ sl_shmem_startup_hook(void)
 		SpinLockInit(&sl_shared->flush_mutex);
 		for (i = 0; i < SL_MAX_WORKERS; i++)
 			pg_atomic_init_u64(&sl_shared->worker[i].flush_done, 0);
+		pg_atomic_init_u64(&sl_shared->progress, 0);
+		ConditionVariableInit(&sl_shared->progress_cv);
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -103,6 +105,22 @@ sl_workers_done(Oid database, uint64 ticket)
 			return false;
 	}
 	return any;
+}
+
+/* A worker took rows off the queue or ended a cycle: wake the flush() callers waiting. */
+void
+sl_note_progress(void)
+{
+	if (sl_shared == NULL)
+		return;
+	pg_atomic_fetch_add_u64(&sl_shared->progress, 1);
+	ConditionVariableBroadcast(&sl_shared->progress_cv);
+}
+
+uint64
+sl_progress(void)
+{
+	return sl_shared ? pg_atomic_read_u64(&sl_shared->progress) : 0;
 }
 
 uint64

@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "port/atomics.h"
+#include "storage/condition_variable.h"
 #include "storage/latch.h"
 #include "storage/spin.h"
 
@@ -43,6 +44,13 @@ typedef struct SlShared
 	slock_t		flush_mutex;	/* guards flush_ring and the counter's bumps */
 	SlFlushRequest flush_ring[SL_FLUSH_RING];	/* ticket t is at t % SL_FLUSH_RING */
 	SlWorkerSlot worker[SL_MAX_WORKERS];
+	/*
+	 * Bumped, and progress_cv broadcast, when a worker took rows off the queue
+	 * or ended a drain cycle: flush() sleeps on the variable and looks at the
+	 * queue when something may have changed, not on a timer.
+	 */
+	pg_atomic_uint64 progress;
+	ConditionVariable progress_cv;
 } SlShared;
 
 extern SlShared *sl_shared;
@@ -50,6 +58,8 @@ extern void sl_shmem_request(void);
 extern bool sl_shmem_ready(void);
 extern void sl_wake_workers(void);
 extern bool sl_workers_done(Oid database, uint64 ticket);
+extern void sl_note_progress(void);
+extern uint64 sl_progress(void);
 
 /* flush(): a drain of one source (or of every source: NULL); returns its ticket. */
 extern uint64 sl_flush_request(const char *source);

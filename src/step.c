@@ -165,6 +165,16 @@ sl_text_array(char **values, int n)
 	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
 
+Datum
+sl_tid_array(const ItemPointerData *values, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+	int			i;
+
+	for (i = 0; i < n; i++)
+		elems[i] = PointerGetDatum(&values[i]);
+	return PointerGetDatum(construct_array(elems, n, TIDOID, sizeof(ItemPointerData), false, TYPALIGN_SHORT));
+}
 
 /* The elements of a bigint[] (no NULLs), palloc'd in the current context. */
 int64 *

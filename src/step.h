@@ -17,6 +17,7 @@
 
 #include "access/htup.h"
 #include "access/tupdesc.h"
+#include "storage/itemptr.h"
 
 extern void sl_begin_step(const char *activity);
 extern void sl_end_step(void);
@@ -28,6 +29,7 @@ extern int64 sl_int8_col(HeapTuple tup, TupleDesc desc, int col, int64 if_null);
 extern Datum sl_int8_array(const int64 *values, int n);
 extern Datum sl_int4_array(const int32 *values, int n);
 extern Datum sl_text_array(char **values, int n);
+extern Datum sl_tid_array(const ItemPointerData *values, int n);
 extern int32 *sl_int4_array_values(Datum array, int *n);
 extern int64 *sl_int8_array_values(Datum array, int *n);
 

@@ -23,6 +23,7 @@
 #include "utils/timestamp.h"
 
 #include "securitylake.h"
+#include "shmem.h"
 #include "source.h"
 #include "step.h"
 #include "sweep.h"
@@ -104,6 +105,8 @@ move_rows(Datum keys)
 			2, types, values, NULL, SPI_OK_INSERT);
 	moved = SPI_processed;
 	sl_end_step();
+	if (moved > 0)
+		sl_note_progress();
 	return moved;
 }
 
