@@ -67,6 +67,7 @@
 /* Rows no source takes are looked for this often (and at every flush), for this long at most. */
 #define SWEEP_INTERVAL_MS (10 * 1000)
 #define SWEEP_TIME_MS 2000
+#define SWEEP_DEFER_MS (60 * 1000)
 /* Pending batches taken per cycle. */
 #define PENDING_PER_CYCLE 64
 
@@ -490,6 +491,21 @@ count_step(void *arg)
 }
 
 /*
+ * The sweep runs every SWEEP_INTERVAL_MS, and at every flush() of all
+ * sources. A flush() of named sources waits for them only: it puts the sweep
+ * off (its first probe walks the index entries of the rows just delivered,
+ * which the waiting flush()'s snapshot keeps alive) for up to
+ * SWEEP_DEFER_MS.
+ */
+static bool
+sweep_due(TimestampTz now)
+{
+	if (flush_mode && flush_all)
+		return true;
+	return TimestampDifferenceExceeds(last_sweep, now, flush_mode ? SWEEP_DEFER_MS : SWEEP_INTERVAL_MS);
+}
+
+/*
  * One pass over all sources. Returns how long the worker may sleep before
  * something becomes due (a publish rate or a backoff ending).
  */
@@ -534,7 +550,7 @@ run_cycle(void)
 	 * for more cycles while any is left.
 	 */
 	now = GetCurrentTimestamp();
-	if ((flush_mode && flush_all) || TimestampDifferenceExceeds(last_sweep, now, SWEEP_INTERVAL_MS))
+	if (sweep_due(now))
 	{
 		guarded("the sweep of events no source takes", sweep_step, NULL, NULL);
 		last_sweep = now;

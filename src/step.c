@@ -95,6 +95,25 @@ sl_plan_index_probes(void)
 }
 
 /*
+ * Statements that name rows by ctid and also test their key and id: with
+ * index scans off (and sl_plan_index_probes in force) the planner has only
+ * the TID scan left. Left to its estimates it read the key's every row
+ * through the primary key instead, the TIDs as a filter, when statistics
+ * said the key had few rows. only = false turns index scans back on, for
+ * the rest of the transaction.
+ */
+void
+sl_plan_tid_scans(bool only)
+{
+	static const char *const settings[] = {"enable_indexscan", "enable_indexonlyscan"};
+	int			i;
+
+	for (i = 0; i < lengthof(settings); i++)
+		(void) set_config_option(settings[i], only ? "off" : "on", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+								 true, 0, false);
+}
+
+/*
  * In a PG_CATCH block: the current error copied into cxt, the error state
  * flushed and the transaction (if any) aborted. cxt is current on return:
  * the abort leaves TopMemoryContext current, where whatever the caller

@@ -23,6 +23,7 @@ extern void sl_begin_step(const char *activity);
 extern void sl_end_step(void);
 extern void sl_exec(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls, int expected);
 extern void sl_plan_index_probes(void);
+extern void sl_plan_tid_scans(bool only);
 extern ErrorData *sl_take_error(MemoryContext cxt);
 extern char *sl_text_or_null(HeapTuple tup, TupleDesc desc, int col);
 extern int64 sl_int8_col(HeapTuple tup, TupleDesc desc, int col, int64 if_null);

@@ -45,6 +45,14 @@ const PROBE_LOCALS = (() => {
   return [...m[1].matchAll(/"(\w+)"/g)].map((x) => `SET LOCAL ${x[1]} = off;`).join(' ');
 })();
 
+// ... and what sl_plan_tid_scans(true) adds around the statements that name rows by ctid.
+const TID_LOCALS = (() => {
+  const src = readFileSync(`${ROOT}/src/step.c`, 'utf8');
+  const m = /sl_plan_tid_scans\(bool only\)\s*\{[^}]*?settings\[\] = \{([^}]*)\}/.exec(src);
+  assert.ok(m, 'src/step.c lists the settings sl_plan_tid_scans() turns off');
+  return `${PROBE_LOCALS} ${[...m[1].matchAll(/"(\w+)"/g)].map((x) => `SET LOCAL ${x[1]} = off;`).join(' ')}`;
+})();
+
 // EXPLAIN a worker statement: PREPAREd with its parameter types, EXECUTEd with values
 // (custom plans, as SPI_execute_with_args makes), after the statement's own SET LOCALs.
 function explainWorker(sql, types, args, { setLocal = '' } = {}) {
@@ -99,11 +107,27 @@ function probeStatements(key, ids) {
   const n = JSON.parse(ids.replace(/^'\{/, '[').replace(/\}'$/, ']')).length;
   return {
     'page read': explainWorker(cStatement('deliver.c', 'SELECT i.id, q.event'), ['text[]', 'bigint[]'], [lit(`{${key}}`), ids], { setLocal: PROBE_LOCALS }),
-    'commit delete': explainWorker(cStatement('commit.c', 'DELETE FROM securitylake.queue'), ['text[]', 'bigint', 'bigint', 'bigint[]'],
+    'commit delete': explainWorker(cStatement('commit.c', 'q.id OPERATOR(pg_catalog.>=) $2'), ['text[]', 'bigint', 'bigint', 'bigint[]'],
       [lit(`{${key}}`), '1', String(OTHER_ROWS * 4), ids], { setLocal: PROBE_LOCALS }),
     'dead letters': explainWorker(cStatement('batches.c', 'INSERT INTO securitylake.dead_letter'), ['text', 'bigint[]', 'text[]', 'text[]'],
       [lit(key), ids, lit(`{${Array(n).fill('r').join(',')}}`), lit(`{${key}}`)], { setLocal: PROBE_LOCALS }),
   };
+}
+
+// The statements that go to the rows where the claim or the page read saw them (src/deliver.c,
+// src/commit.c): a TID scan, whatever the statistics; the key and the id only filter.
+function tidStatements(key, tids, ids) {
+  return {
+    'page read by TID': explainWorker(cStatement('deliver.c', 'WHERE q.ctid'), ['text[]', 'tid[]'], [lit(`{${key}}`), tids], { setLocal: TID_LOCALS }),
+    'commit delete by TID': explainWorker(cStatement('commit.c', 'WHERE q.ctid'), ['text[]', 'tid[]', 'bigint[]'],
+      [lit(`{${key}}`), tids, ids], { setLocal: TID_LOCALS }),
+  };
+}
+
+function assertTidScan(plan, what) {
+  assert.match(plan, /Tid Scan on queue q/, `${what}: a TID scan\n${plan}`);
+  assert.match(plan, /TID Cond: \(ctid = ANY/, `${what}: the TIDs as its condition\n${plan}`);
+  assert.doesNotMatch(plan, /Seq Scan|Index Scan|Index Only Scan|Bitmap/, `${what}: no other scan\n${plan}`);
 }
 
 const smallIds = () => lit(psql(`SELECT array_agg(id) FROM securitylake.queue WHERE route_key = 'small'`).trim());
@@ -165,6 +189,10 @@ test('with statistics from before a key\'s rows arrived, the page read and the d
       } catch (e) { failed.push(e.message); }
     }
     try { assertByKey(plans['commit delete'], 'commit delete'); } catch (e) { failed.push(e.message); }
+    const tids = lit(psql(`SELECT array_agg(ctid) FROM (SELECT ctid FROM securitylake.queue WHERE route_key = 'late' ORDER BY id LIMIT 2000 OFFSET 9000) x`).trim());
+    for (const [what, plan] of Object.entries(tidStatements('late', tids, ids))) {
+      try { assertTidScan(plan, what); } catch (e) { failed.push(e.message); }
+    }
     assert.deepEqual(failed, []);
   } finally {
     psql(`ALTER TABLE securitylake.queue RESET (autovacuum_enabled); DELETE FROM securitylake.queue WHERE source = 'late'`);
