@@ -19,13 +19,24 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
 
 #include "batches.h"
 #include "deliver.h"
@@ -248,32 +259,117 @@ take_rows(SlBatch *b, int from, PageSlot *slots, int n, Jsonb **events, MemoryCo
 	return found;
 }
 
-/* The page's rows where the claim saw them: one heap fetch each, no index. */
-static int
-read_by_tid(SlBatch *b, int from, PageSlot *slots, int n, Jsonb **events, MemoryContext cxt)
+/* The queue's attributes the page read needs, by name (its columns have a fixed order, checked here anyway). */
+typedef struct QueueColumns
 {
-	ItemPointerData *tids = palloc(sizeof(ItemPointerData) * n);
-	Oid			types[2] = {TEXTARRAYOID, TIDARRAYOID};
-	Datum		values[2];
-	int			ntids = 0;
+	AttrNumber	id;
+	AttrNumber	route_key;
+	AttrNumber	event;
+	AttrNumber	max;
+} QueueColumns;
+
+static bool
+queue_columns(Relation rel, QueueColumns *cols)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
 	int			i;
 
-	for (i = 0; i < n; i++)
-		if (ItemPointerIsValid(&b->tids[from + i]))
-			tids[ntids++] = b->tids[from + i];
-	if (ntids == 0)
+	memset(cols, 0, sizeof(*cols));
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		if (strcmp(NameStr(att->attname), "id") == 0 && att->atttypid == INT8OID)
+			cols->id = att->attnum;
+		else if (strcmp(NameStr(att->attname), "route_key") == 0 && att->atttypid == TEXTOID)
+			cols->route_key = att->attnum;
+		else if (strcmp(NameStr(att->attname), "event") == 0 && att->atttypid == JSONBOID)
+			cols->event = att->attnum;
+	}
+	cols->max = Max(cols->id, Max(cols->route_key, cols->event));
+	return cols->id && cols->route_key && cols->event;
+}
+
+static bool
+batch_has_key(SlBatch *b, text *key)
+{
+	int			len = VARSIZE_ANY_EXHDR(key);
+	int			i;
+
+	for (i = 0; i < b->nroute_keys; i++)
+		if ((int) strlen(b->route_keys[i]) == len && memcmp(b->route_keys[i], VARDATA_ANY(key), len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The page's rows where the claim saw them, fetched from the heap directly
+ * (table_tuple_fetch_row_version, the step's snapshot): no index, no plan, no
+ * copy of the row into an SPI tuple table. A row counts only when the TID
+ * still holds a visible row with the batch's key and the very id expected
+ * at that place. The worker's own grant is checked as SPI would; a queue with
+ * row security enabled is read by the SQL path only (read_by_id). Returns how
+ * many events were found.
+ */
+static int
+read_by_tid(SlBatch *b, int from, int n, Jsonb **events, MemoryContext cxt)
+{
+	Oid			relid = RangeVarGetRelid(makeRangeVar("securitylake", "queue", -1), AccessShareLock, false);
+	Relation	rel;
+	QueueColumns cols;
+	TupleTableSlot *slot;
+	Snapshot	snapshot;
+	BlockNumber nblocks;
+	int			found = 0;
+	int			i;
+
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, "queue");
+	if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
 		return 0;
-	values[0] = sl_batch_keys(b);
-	values[1] = sl_tid_array(tids, ntids);
-	/* The key is checked here, the id by take_rows: a TID now holding another row is passed over. */
-	sl_plan_tid_scans(true);
-	sl_exec("SELECT q.id, q.event, q.ctid FROM securitylake.queue q"
-			" WHERE q.ctid OPERATOR(pg_catalog.=) ANY ($2)"
-			"   AND q.route_key OPERATOR(pg_catalog.=) ANY ($1)",
-			2, types, values, NULL, SPI_OK_SELECT);
-	sl_plan_tid_scans(false);
-	pfree(tids);
-	return take_rows(b, from, slots, n, events, cxt);
+	rel = table_open(relid, AccessShareLock);
+	if (rel->rd_rel->relkind != RELKIND_RELATION || !queue_columns(rel, &cols))
+	{
+		table_close(rel, AccessShareLock);
+		return 0;
+	}
+	CommandCounterIncrement();	/* the rejects just dead-lettered are gone to it */
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	slot = table_slot_create(rel, NULL);
+	nblocks = RelationGetNumberOfBlocks(rel);
+	for (i = 0; i < n; i++)
+	{
+		ItemPointerData tid = b->tids[from + i];
+		bool		isnull;
+		Datum		d;
+		MemoryContext old;
+
+		/* A TID past the end (the table was rewritten smaller) is no row. */
+		if (!ItemPointerIsValid(&tid) || ItemPointerGetBlockNumber(&tid) >= nblocks)
+			continue;
+		if (!table_tuple_fetch_row_version(rel, &tid, snapshot, slot))
+			continue;
+		slot_getsomeattrs(slot, cols.max);
+		d = slot_getattr(slot, cols.id, &isnull);
+		if (isnull || DatumGetInt64(d) != b->ids[from + i])
+			continue;
+		d = slot_getattr(slot, cols.route_key, &isnull);
+		if (isnull || !batch_has_key(b, DatumGetTextPP(d)))
+			continue;
+		d = slot_getattr(slot, cols.event, &isnull);
+		if (isnull)
+			continue;
+		old = MemoryContextSwitchTo(cxt);
+		events[i] = DatumGetJsonbPCopy(d);
+		MemoryContextSwitchTo(old);
+		found++;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, NoLock);	/* the lock lasts as SPI's would: to the end of the step */
+	return found;
 }
 
 /* The page's rows not found yet, by id: one index probe each. */
@@ -347,9 +443,13 @@ read_page(SlBatch *b, int from, int to, Jsonb **events, MemoryContext cxt)
 		batch_gone(b);
 	sl_plan_index_probes();
 	sl_batch_flush_rejects(b);
-	found = read_by_tid(b, from, slots, n, events, cxt);
+	found = read_by_tid(b, from, n, events, cxt);
 	if (found < n)
 		read_by_id(b, from, slots, n, events, cxt);
+	/* A row found nowhere is gone: the delete does not look for it. */
+	for (i = 0; i < n; i++)
+		if (events[i] == NULL)
+			ItemPointerSetInvalid(&b->tids[from + i]);
 	sl_end_step();
 	pfree(slots);
 }

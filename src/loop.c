@@ -85,8 +85,24 @@ sl_stop_requested(void)
 	return ShutdownRequestPending || !PostmasterIsAlive();
 }
 
-/* The flush ticket the running cycle serves (the last one it saw). */
+/* The flush tickets the running cycle serves: (cycle_seen, cycle_ticket]. */
+static uint64 cycle_seen = 0;
 static uint64 cycle_ticket = 0;
+
+/*
+ * While a drain a flush() waits for runs, its progress is reported once, at
+ * its end, after it was noted as complete: a flush() woken by each commit
+ * would look at the queue (a walk over the index entries of the rows just
+ * delivered) only to find the drain was about to say so.
+ */
+static bool progress_deferred = false;
+
+static void
+note_progress(void)
+{
+	if (!progress_deferred)
+		sl_note_progress();
+}
 
 bool
 sl_flush_asked(void)
@@ -263,7 +279,7 @@ deliver_batches(List *batches)
 	if (delivered != NIL)
 	{
 		sl_commit_batches(delivered);
-		sl_note_progress();
+		note_progress();
 		sl_test_fault_point("committed");
 	}
 	return ok;
@@ -371,7 +387,8 @@ drain_source(void *arg)
 				goto out;
 			old = MemoryContextSwitchTo(batch_cxt);
 			claim = sl_claim(source, key, from_id, &batches, &last_id);
-			sl_note_progress();	/* it may have dead-lettered rows */
+			note_progress();	/* it may have dead-lettered rows */
+			sl_note_claimed(source, key, last_id);
 			if (batches != NIL)
 				ok = deliver_batches(batches);
 			filled = some_batch_filled_up(batches);
@@ -392,8 +409,32 @@ drain_source(void *arg)
 		}
 	}
 	sl_source_drained(source);
+	/* To the end: what flush() calls wait for this source is all out. */
+	if (flush_wants(source))
+		sl_flush_note_drained(cycle_seen, cycle_ticket, source->name);
 out:
 	MemoryContextDelete(batch_cxt);
+}
+
+static void
+drain_source_step(void *arg)
+{
+	SlSource   *source = ((DrainArg *) arg)->source;
+
+	progress_deferred = flush_wants(source);
+	PG_TRY();
+	{
+		drain_source(arg);
+	}
+	PG_FINALLY();
+	{
+		if (progress_deferred)
+		{
+			progress_deferred = false;
+			sl_note_progress();
+		}
+	}
+	PG_END_TRY();
 }
 
 typedef struct PendingArg
@@ -535,7 +576,7 @@ run_cycle(void)
 		if (!flush_wants(arg.source) && arg.source->enabled && arg.source->next_attempt_at <= now)
 			guarded("counting new events", count_step, &arg, arg.source);
 		if (sl_source_due(arg.source, GetCurrentTimestamp(), flush_wants(arg.source)))
-			guarded("delivery", drain_source, &arg, arg.source);
+			guarded("delivery", drain_source_step, &arg, arg.source);
 		if (arg.source->enabled)
 		{
 			TimestampTz due = sl_source_next_due(arg.source);
@@ -840,6 +881,7 @@ securitylake_worker_main(Datum main_arg)
 			guarded("checking for the extension", extension_ready_step, &ready, NULL);
 			if (ready)
 			{
+				cycle_seen = seen_ticket;
 				cycle_ticket = ticket;
 				flush_mode = ticket != seen_ticket;
 				flush_all = flush_mode && sl_flush_wanted(seen_ticket, ticket, flush_names, &nflush_names);

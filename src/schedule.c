@@ -54,6 +54,7 @@ typedef struct SlKeyRuntime
 	char		key[SL_NAME_SIZE];
 	int64		counted_upto;	/* ids up to here are counted */
 	int64		counted_above;	/* ... and above the sequence, up to here */
+	int64		claimed_upto;	/* the highest id a claim took: rows up to it need no count */
 	int64		claim_from;		/* next claim starts here (0: from the head) */
 	TimestampTz claim_from_since;	/* when claim_from left 0 */
 } SlKeyRuntime;
@@ -221,8 +222,16 @@ sl_count_arrivals(SlSource *source)
 			/* Ids went backwards (the sequence was reset): count afresh. */
 			k->counted_upto = 0;
 			k->counted_above = 0;
+			k->claimed_upto = 0;
 			k->claim_from = 0;
 		}
+		/*
+		 * Rows a claim took are not counted: after a drain, counting from
+		 * before them would walk their index entries, dead but not yet
+		 * prunable, one by one.
+		 */
+		if (k->claimed_upto > k->counted_upto && k->claimed_upto <= high)
+			k->counted_upto = k->claimed_upto;
 		count_range(source, rt, k->key, &k->counted_upto, high, &budget);
 		/* Rows above the sequence (written with an id of their own). */
 		k->counted_above = Max(high, k->counted_above);
@@ -273,6 +282,14 @@ sl_claim_start(SlSource *source, int key)
 		TimestampDifferenceExceeds(k->claim_from_since, GetCurrentTimestamp(), CLAIM_HEAD_INTERVAL_MS))
 		k->claim_from = 0;
 	return k->claim_from;
+}
+
+void
+sl_note_claimed(SlSource *source, int key, int64 last_id)
+{
+	SlKeyRuntime *k = key_runtime(source, key);
+
+	k->claimed_upto = Max(k->claimed_upto, last_id);
 }
 
 void

@@ -39,6 +39,8 @@ extern TimestampTz sl_source_next_due(SlSource *source);
 extern int64 sl_claim_start(SlSource *source, int key);
 extern void sl_claim_continue_after(SlSource *source, int key, int64 last_id);
 extern void sl_claim_from_head(SlSource *source, int key);
+/* A claim of the key took rows up to last_id (the arrival count starts after them). */
+extern void sl_note_claimed(SlSource *source, int key, int64 last_id);
 
 /* A drain ended: counters restart. */
 extern void sl_source_drained(SlSource *source);

@@ -135,8 +135,42 @@ sl_flush_request(const char *source)
 	r->ticket = ticket;
 	r->database = MyDatabaseId;
 	strlcpy(r->source, source ? source : "", sizeof(r->source));
+	r->drained = false;
 	SpinLockRelease(&sl_shared->flush_mutex);
 	return ticket;
+}
+
+void
+sl_flush_note_drained(uint64 seen, uint64 upto, const char *source)
+{
+	uint64		t;
+
+	if (sl_shared == NULL || upto <= seen)
+		return;
+	SpinLockAcquire(&sl_shared->flush_mutex);
+	for (t = Max(seen + 1, upto >= SL_FLUSH_RING ? upto - SL_FLUSH_RING + 1 : 1); t <= upto; t++)
+	{
+		SlFlushRequest *r = &sl_shared->flush_ring[t % SL_FLUSH_RING];
+
+		if (r->ticket == t && r->database == MyDatabaseId && strcmp(r->source, source) == 0)
+			r->drained = true;
+	}
+	SpinLockRelease(&sl_shared->flush_mutex);
+}
+
+bool
+sl_flush_drained(uint64 ticket)
+{
+	SlFlushRequest *r;
+	bool		drained;
+
+	if (sl_shared == NULL || ticket == 0)
+		return false;
+	SpinLockAcquire(&sl_shared->flush_mutex);
+	r = &sl_shared->flush_ring[ticket % SL_FLUSH_RING];
+	drained = r->ticket == ticket && r->drained;
+	SpinLockRelease(&sl_shared->flush_mutex);
+	return drained;
 }
 
 /*

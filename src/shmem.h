@@ -28,6 +28,11 @@ typedef struct SlFlushRequest
 	uint64		ticket;
 	Oid			database;		/* the database whose flush() asked */
 	char		source[SL_FLUSH_NAME_SIZE];
+	/*
+	 * A worker drained the source in a cycle begun after this request, to the
+	 * end: every row committed before the request went out, or to dead_letter.
+	 */
+	bool		drained;
 } SlFlushRequest;
 
 typedef struct SlWorkerSlot
@@ -71,6 +76,12 @@ extern uint64 sl_flush_request(const char *source);
  * database name that database's sources: they force nothing here.
  */
 extern bool sl_flush_wanted(uint64 seen, uint64 upto, char names[][SL_FLUSH_NAME_SIZE], int *n);
+
+/* A worker drained this source to the end in a cycle that served tickets (seen, upto]. */
+extern void sl_flush_note_drained(uint64 seen, uint64 upto, const char *source);
+
+/* Has flush ticket (of one named source) been drained to the end? */
+extern bool sl_flush_drained(uint64 ticket);
 extern int	sl_database_count(void);
 extern char *sl_database_name(int i);
 

@@ -114,11 +114,11 @@ function probeStatements(key, ids) {
   };
 }
 
-// The statements that go to the rows where the claim or the page read saw them (src/deliver.c,
-// src/commit.c): a TID scan, whatever the statistics; the key and the id only filter.
+// The statement that goes to the rows where the page read found them (src/commit.c; the page
+// read itself fetches them from the heap without SQL): a TID scan, whatever the statistics;
+// the key and the id only filter.
 function tidStatements(key, tids, ids) {
   return {
-    'page read by TID': explainWorker(cStatement('deliver.c', 'WHERE q.ctid'), ['text[]', 'tid[]'], [lit(`{${key}}`), tids], { setLocal: TID_LOCALS }),
     'commit delete by TID': explainWorker(cStatement('commit.c', 'WHERE q.ctid'), ['text[]', 'tid[]', 'bigint[]'],
       [lit(`{${key}}`), tids, ids], { setLocal: TID_LOCALS }),
   };
