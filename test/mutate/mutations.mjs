@@ -295,6 +295,38 @@ export const MUTATIONS = [
     suites: 'node', tests: 'test/e2e/plans.test.mjs',
   },
   {
+    id: 'tid-read-no-id-check',
+    file: 'src/deliver.c',
+    find: 'if (isnull || DatumGetInt64(d) != b->ids[from + i])',
+    replace: 'if (isnull)',
+    description: 'the page read takes whatever row a stale TID now holds (after VACUUM FULL: another event, twice or instead)',
+    suites: 'node', tests: 'test/e2e/moved-rows.test.mjs',
+  },
+  {
+    id: 'tid-delete-no-id-filter',
+    file: 'src/commit.c',
+    find: '"   AND q.id OPERATOR(pg_catalog.=) ANY ($3)",',
+    replace: '"",',
+    description: 'the delete by TID removes whatever row of the key a stale TID now holds (an event queued after the claim, lost)',
+    suites: 'node', tests: 'test/e2e/moved-rows.test.mjs',
+  },
+  {
+    id: 'tid-delete-no-fallback',
+    file: 'src/commit.c',
+    find: 'if (SPI_processed < (uint64) n)\n\t\tdelete_by_id(keys, ids, n);',
+    replace: '(void) 0;',
+    description: 'rows that moved after the page read stay queued after their delivery (delivered twice)',
+    suites: 'node', tests: 'test/e2e/moved-rows.test.mjs',
+  },
+  {
+    id: 'flush-drained-on-failure',
+    edits: [
+      { file: 'src/loop.c', find: '\tif (flush_wants(source))\n\t\tsl_flush_note_drained(cycle_seen, cycle_ticket, source->name);\nout:', replace: 'out:\n\tif (flush_wants(source))\n\t\tsl_flush_note_drained(cycle_seen, cycle_ticket, source->name);' },
+    ],
+    description: 'a drain that stopped early (a failing upload, a busy source) tells flush() its source is drained: flush() returns with events queued',
+    suites: 'node', tests: 'test/e2e/flush.test.mjs',
+  },
+  {
     id: 'single-try-no-refresh',
     file: 'src/aws/client.c',
     find: 'if (refreshed && !was_refreshed && limit < attempt + 2)',
