@@ -107,7 +107,8 @@ psql(`CREATE EXTENSION securitylake;
 
 const main = eventsFile(EVENTS, 1);
 const avgBytes = Number(one(`SELECT 1`)) && readFileSync(main).length / EVENTS;
-console.log(`events: ${EVENTS} OCSF Authentication events, ~${avgBytes.toFixed(0)} B of JSON each`);
+console.log(`events: ${EVENTS} OCSF Authentication events, ~${avgBytes.toFixed(0)} B of JSON each; ` +
+  `server: fsync on, shared_buffers ${one(`SELECT current_setting('shared_buffers')`)}`);
 
 if (PARTS.has('rates')) {
   // 1. One producer's COPY rate vs the drain rate, same events: ROUNDS rounds of COPY then

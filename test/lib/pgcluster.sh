@@ -2,7 +2,8 @@
 # Source this file; it defines pg_cluster_start DIR PORT and pg_cluster_stop DIR.
 # Settings: the extension preloaded with pg_cron, loopback only, a private port and
 # socket directory, fsync off (tests only; PG_DURABLE=1 keeps PostgreSQL's durable
-# defaults, as the benchmarks do, so producers pay for their commits as in production).
+# defaults, as the benchmarks do, so producers pay for their commits as in production;
+# PG_EXTRA_CONF adds settings).
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
@@ -37,6 +38,10 @@ log_line_prefix = '%m [%p] %q%a '
 CONF
   if [ "${PG_DURABLE:-0}" != 1 ]; then
     printf 'fsync = off\nfull_page_writes = off\n' >>"$dir/data/postgresql.conf"
+  fi
+  # PG_EXTRA_CONF: more settings, a line each (the benchmarks size shared_buffers).
+  if [ -n "${PG_EXTRA_CONF:-}" ]; then
+    printf '%s\n' "$PG_EXTRA_CONF" >>"$dir/data/postgresql.conf"
   fi
   # Tests never reach the EC2 metadata service (169.254.169.254) by accident.
   AWS_EC2_METADATA_DISABLED=true pg_as_postgres "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null || {
