@@ -211,7 +211,12 @@ sl_count_arrivals(SlSource *source)
 	sl_begin_step("securitylake: counting new events");
 	sl_plan_index_probes();
 	high = queue_high_water();
-	for (i = 0; i < source->nroute_keys && !thresholds_reached(source, rt) && !sl_flush_asked(); i++)
+	/*
+	 * Each key gets one chunk at least, whatever flush() calls keep coming:
+	 * a client flushing one source in a loop must not keep the others from
+	 * ever reaching their thresholds.
+	 */
+	for (i = 0; i < source->nroute_keys && !thresholds_reached(source, rt); i++)
 	{
 		SlKeyRuntime *k = key_runtime(source, i);
 		int64		budget = COUNT_LIMIT;
