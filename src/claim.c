@@ -179,16 +179,26 @@ claim_row(Claim *c, HeapTuple tup, TupleDesc desc, MemoryContext row_cxt)
 	MemoryContext old = MemoryContextSwitchTo(row_cxt);
 	int64		id = sl_int8_col(tup, desc, 1, 0);
 	bool		isnull;
+	bool		tid_isnull;
+	ItemPointer tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 5, &tid_isnull));
 	Datum		event = SPI_getbinval(tup, desc, 2, &isnull);
-	ItemPointer tid = (ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 5, &isnull));
-	Size		raw = sl_event_datum_size(event);
+	Size		raw = isnull ? 0 : sl_event_datum_size(event);
 	SlPartition p;
 	char	   *reason = NULL;
 	ClaimPartition *part = NULL;
 	bool		ok;
 
-	/* The size first (from the header): a hostile event is refused before it is decompressed. */
-	if ((reason = sl_event_size_reason(c->source, raw)) != NULL)
+	/*
+	 * The size first (from the header): a hostile event is refused before it
+	 * is decompressed. No event at all takes a superuser's change of the
+	 * column; it is dead-lettered, not a crash.
+	 */
+	if (isnull)
+	{
+		reason = "no event (NULL)";
+		ok = false;
+	}
+	else if ((reason = sl_event_size_reason(c->source, raw)) != NULL)
 		ok = false;
 	else
 		ok = sl_classify_event(c->source, DatumGetJsonbP(event), sl_text_or_null(tup, desc, 3),

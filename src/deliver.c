@@ -244,14 +244,18 @@ take_rows(SlBatch *b, int from, PageSlot *slots, int n, Jsonb **events, MemoryCo
 		PageSlot	key;
 		PageSlot   *hit;
 		bool		isnull;
+		Datum		event;
 		MemoryContext old;
 
 		key.id = sl_int8_col(tup, desc, 1, 0);
 		hit = bsearch(&key, slots, n, sizeof(PageSlot), compare_slots);
 		if (hit == NULL || events[hit->pos] != NULL)
 			continue;
+		event = SPI_getbinval(tup, desc, 2, &isnull);
+		if (isnull)
+			continue;			/* no event to deliver (a column swapped by a superuser): the row is left alone */
 		old = MemoryContextSwitchTo(cxt);
-		events[hit->pos] = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 2, &isnull));
+		events[hit->pos] = DatumGetJsonbPCopy(event);
 		MemoryContextSwitchTo(old);
 		b->tids[from + hit->pos] = *(ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 3, &isnull));
 		found++;
