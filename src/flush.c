@@ -7,7 +7,8 @@
  * of the source (of every source without a name) that sets its batch
  * thresholds and its backoff aside once, and waits until no row of the
  * source(s) up to that id is left in the queue — every such event is then in
- * the lake or dead-lettered. Other sources keep their own schedule: a flush of
+ * the lake or dead-lettered — or, for one named source, until a worker says
+ * it drained that source to the end in a cycle begun after the request. Other sources keep their own schedule: a flush of
  * one source never waits for another's failing attempts. Without a name it waits for the enabled sources (and the
  * rows no source takes, which the sweep dead-letters) and says which
  * disabled sources it skipped. It reads the queue through its primary key
