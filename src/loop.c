@@ -115,9 +115,11 @@ sl_flush_asked(void)
  * ---------------------------------------------------------------- */
 
 /* After an ERROR: every batch this worker held goes back to the pool (never throws). */
-static void
-release_leases(void)
+static bool
+try_release_leases(void)
 {
+	volatile bool ok = true;
+
 	PG_TRY();
 	{
 		sl_release_my_leases();
@@ -127,11 +129,31 @@ release_leases(void)
 		FlushErrorState();
 		if (IsTransactionState())
 			AbortCurrentTransaction();
-		/* A batch must never stay held by a live worker that left it: leases die with the process. */
-		ereport(LOG, (errmsg("securitylake: could not give back this worker's batches; the worker restarts")));
-		proc_exit(1);
+		ok = false;
 	}
 	PG_END_TRY();
+	return ok;
+}
+
+/*
+ * Tried again after a failure: an extension dropped and created again in one
+ * transaction (the error that brought us here) fails the first try on the
+ * dropped table, and the next finds the new one.
+ */
+static void
+release_leases(void)
+{
+	int			attempt;
+
+	for (attempt = 0; attempt < 3; attempt++)
+	{
+		if (try_release_leases())
+			return;
+		pg_usleep(100 * 1000L);
+	}
+	/* A batch must never stay held by a live worker that left it: leases die with the process. */
+	ereport(LOG, (errmsg("securitylake: could not give back this worker's batches; the worker restarts")));
+	proc_exit(1);
 }
 
 static void
