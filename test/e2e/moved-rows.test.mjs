@@ -113,14 +113,18 @@ async function runMovedCase({ fault, move, seed }) {
   assert.deepEqual([...queuedUids('parked')].sort(), [...parkedBefore].sort(), "the other source's rows are all still queued");
 }
 
+// VACUUM FULL rewrites the table past the holes (every row after them moves), then an UPDATE
+// moves a third of the source's rows again.
+const moveEveryRow = () => psql(`VACUUM FULL securitylake.queue;
+  UPDATE securitylake.queue SET region = region WHERE source = 'moved' AND id % 3 = 0`);
+
 test('rows moved between the claim and the page read (VACUUM FULL, UPDATE) are read by id, delivered once', {
   skip: skipNoPg, timeout: 120000,
 }, async () => {
   await runMovedCase({
     fault: 'page-read',
     seed: 7100,
-    move: () => psql(`VACUUM FULL securitylake.queue;
-                      UPDATE securitylake.queue SET region = region WHERE source = 'moved' AND id % 3 = 0`),
+    move: moveEveryRow,
   });
 });
 
@@ -130,8 +134,7 @@ test('rows moved between the page read and the commit are deleted by id; nothing
   await runMovedCase({
     fault: 'uploaded',
     seed: 7200,
-    move: () => psql(`VACUUM FULL securitylake.queue;
-                      UPDATE securitylake.queue SET region = region WHERE source = 'moved' AND id % 3 = 0`),
+    move: moveEveryRow,
   });
 });
 
