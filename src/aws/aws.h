@@ -129,6 +129,9 @@ typedef struct aws_config
 									 * transfer ends; error answers keep their status and
 									 * the code ResponseTooLarge replaces an unreadable one).
 									 * GetObject's successful bodies are not capped. */
+	size_t		max_error_response_bytes;	/* default 64 KiB: the cap for an answer whose
+											 * status is not 2xx (AWS's error documents
+											 * are a few KiB); at most max_response_bytes */
 	long		metadata_timeout_ms;	/* IMDS / ECS, default 1000 */
 	aws_interrupt_fn interrupt_fn;	/* NULL: never interrupted */
 	void	   *interrupt_ctx;

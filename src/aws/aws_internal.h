@@ -150,6 +150,7 @@ typedef struct aws_response
 	int64_t		content_length;
 	long		header_status;	/* from the status line, while the body arrives */
 	size_t		max_body;		/* cap for this answer's body; 0: no cap */
+	size_t		max_error_body; /* the cap when the status is not 2xx; 0: max_body */
 	bool		unlimited_2xx;	/* a 2xx body is not capped (GetObject) */
 	bool		truncated;		/* the body passed its cap: the transfer was ended */
 } aws_response;

@@ -37,6 +37,7 @@ aws_config_init(aws_config *cfg)
 	cfg->request_timeout_ms = 60000;
 	cfg->min_transfer_rate = 65536;
 	cfg->max_response_bytes = 4 * 1024 * 1024;
+	cfg->max_error_response_bytes = 64 * 1024;
 	cfg->metadata_timeout_ms = 1000;
 	cfg->max_attempts = 5;
 	cfg->base_delay_ms = 200;
@@ -195,6 +196,8 @@ copy_config(aws_client *c, const aws_config *cfg)
 		c->cfg.request_timeout_ms = 60000;
 	if (c->cfg.max_response_bytes == 0)
 		c->cfg.max_response_bytes = 4 * 1024 * 1024;
+	if (c->cfg.max_error_response_bytes == 0 || c->cfg.max_error_response_bytes > c->cfg.max_response_bytes)
+		c->cfg.max_error_response_bytes = c->cfg.max_response_bytes;
 	c->connect_to = parse_connect_to(cfg->connect_to);
 }
 
@@ -376,17 +379,25 @@ aws_response_free(aws_response *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Keep the body up to its cap; past it, end the transfer (curl: write error) and say so. */
+/*
+ * Keep the body up to its cap; past it, end the transfer (curl: write error) and say so.
+ * An error answer (not 2xx) has the smaller cap: AWS's error documents are a few KiB at
+ * most, and a peer that sends megabytes with a 403 should not cost megabytes.
+ */
 static size_t
 on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	aws_response *r = userdata;
 	size_t		n = size * nmemb;
-	bool		uncapped = r->unlimited_2xx && r->header_status >= 200 && r->header_status < 300;
+	bool		success = r->header_status >= 200 && r->header_status < 300;
+	bool		uncapped = r->unlimited_2xx && success;
+	size_t		cap = r->max_body;
 
-	if (!uncapped && r->max_body > 0 && r->body.len + n > r->max_body)
+	if (!success && r->max_error_body > 0 && (cap == 0 || r->max_error_body < cap))
+		cap = r->max_error_body;
+	if (!uncapped && cap > 0 && r->body.len + n > cap)
 	{
-		size_t		room = r->max_body - r->body.len;
+		size_t		room = cap > r->body.len ? cap - r->body.len : 0;
 
 		if (room > 0)
 			aws_buf_append(&r->body, ptr, room);
@@ -546,6 +557,7 @@ perform(aws_client *c, const char *method, const char *url, struct curl_slist *h
 	CURL	   *h = c->curl;
 	CURLcode	rc;
 	size_t		max_body = resp->max_body;
+	size_t		max_error_body = resp->max_error_body;
 	bool		unlimited = resp->unlimited_2xx;
 
 	curl_easy_reset(h);
@@ -573,6 +585,7 @@ perform(aws_client *c, const char *method, const char *url, struct curl_slist *h
 	set_method(h, method, body, body_len);
 	aws_response_free(resp);
 	resp->max_body = max_body;
+	resp->max_error_body = max_error_body;
 	resp->unlimited_2xx = unlimited;
 	aws_buf_append(&resp->body, "", 0);
 	resp->content_length = -1;
@@ -602,6 +615,7 @@ aws_plain_request(aws_client *c, const char *method, const char *url,
 		list = curl_slist_append(list, headers[i]);
 	list = curl_slist_append(list, "Expect:");
 	resp->max_body = c->cfg.max_response_bytes;
+	resp->max_error_body = c->cfg.max_error_response_bytes;
 	rc = perform(c, method, url, list, "", 0, timeout_ms, resp);
 	curl_slist_free_all(list);
 	if (rc != CURLE_OK)
@@ -765,7 +779,7 @@ error_from_answer(aws_error *err, const char *operation, const aws_response *res
 	aws_set_error(err, operation, resp->status, code ? code : fallback,
 				  resp->status >= 500 || resp->status == 429 || (code && retryable_code(code)),
 				  "%s%s", message ? message : "the service answered without an error message",
-				  resp->truncated ? " (the answer's body passed max_response_bytes and was cut)" : "");
+				  resp->truncated ? " (the answer's body passed its size cap and was cut)" : "");
 	snprintf(err->request_id, sizeof(err->request_id), "%s", rid ? rid : resp->request_id);
 	free(code);
 	free(message);
@@ -882,6 +896,7 @@ sign_and_perform(aws_client *c, const aws_http_request *req, const aws_credentia
 	list = curl_slist_append(list, "Accept:");
 	aws_buf_appendf(&url, "%s%s%s%s", req->url_base, req->path, req->query ? "?" : "", req->query ? req->query : "");
 	resp->max_body = c->cfg.max_response_bytes;
+	resp->max_error_body = c->cfg.max_error_response_bytes;
 	resp->unlimited_2xx = req->unlimited_2xx;
 	*rc = perform(c, req->method, url.data, list, req->body, req->body_len,
 				  aws_request_timeout_ms(c, req->body_len), resp);

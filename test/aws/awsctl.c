@@ -28,7 +28,7 @@
  *   AWSCTL_LOW_SPEED_TIME_S, AWSCTL_TEST_CLOCK_SKEW_S (pretend the local clock is off by this
  *   much: RequestTimeTooSkewed must be corrected), AWSCTL_REPEAT (run the command N times, e.g. to outlive a session),
  *   AWSCTL_OWNER (expected bucket owner), AWSCTL_CONNECT_TO, AWSCTL_SL_ENDPOINT,
- *   AWSCTL_MAX_RESPONSE, AWSCTL_REQUEST_TIMEOUT_MS, AWSCTL_MIN_RATE, AWSCTL_CORRUPT_CHECKSUM=1
+ *   AWSCTL_MAX_RESPONSE, AWSCTL_MAX_ERROR_RESPONSE, AWSCTL_REQUEST_TIMEOUT_MS, AWSCTL_MIN_RATE, AWSCTL_CORRUPT_CHECKSUM=1
  *   (send a wrong x-amz-checksum-sha256), AWSCTL_INTERRUPT_AT_MS (interrupt_fn answers true
  *   from that many ms after start; the output's "late_ms" is how long the call took to
  *   return after that). Every run prints "maxrss_kb" (peak resident memory) on stderr.
@@ -116,6 +116,7 @@ config_from_env(aws_config *cfg)
 	cfg->connect_to = env_str("AWSCTL_CONNECT_TO");
 	cfg->securitylake_endpoint = env_str("AWSCTL_SL_ENDPOINT");
 	cfg->max_response_bytes = (size_t) env_long("AWSCTL_MAX_RESPONSE", (long) cfg->max_response_bytes);
+	cfg->max_error_response_bytes = (size_t) env_long("AWSCTL_MAX_ERROR_RESPONSE", (long) cfg->max_error_response_bytes);
 	cfg->request_timeout_ms = env_long("AWSCTL_REQUEST_TIMEOUT_MS", cfg->request_timeout_ms);
 	cfg->min_transfer_rate = env_long("AWSCTL_MIN_RATE", cfg->min_transfer_rate);
 }

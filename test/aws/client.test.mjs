@@ -574,7 +574,7 @@ test('region redirect, 400 AuthorizationHeaderMalformed with <Region>: re-signed
 });
 
 // ---- bounded responses, overall timeout, interrupts (issue 11.5) -----------------------------------
-test('a 403 with a 400 MiB body: cut at max_response_bytes, memory stays small, AccessDenied still reported', async () => {
+test('a 403 with a 400 MiB body: cut at max_error_response_bytes, memory stays small, AccessDenied still reported', async () => {
   await admin(gate, 'faults', { count: 1, kinds: ['hugeError'], target: 's3' });
   const started = Date.now();
   const r = await awsctl(['put', BUCKET, 'huge/err', file('h1', 'x')]);
@@ -585,7 +585,19 @@ test('a 403 with a 400 MiB body: cut at max_response_bytes, memory stays small, 
   assert.match(r.json.error.message, /cut/);
   const rss = Number(r.stderr.match(/maxrss_kb (\d+)/)[1]);
   console.log(`# bounded: 400 MiB error body -> peak RSS ${(rss / 1024).toFixed(1)} MiB, ${took} ms`);
-  assert.ok(rss < 40 * 1024, `peak RSS ${rss} kB (a 4 MiB cap on top of ~16 MiB of libraries)`);
+  assert.ok(rss < 16 * 1024, `peak RSS ${rss} kB (a 64 KiB error cap on top of ~12 MiB of libraries)`);
+});
+
+test('an error answer is cut at 64 KiB, a successful one only at 4 MiB: a 100 KiB 403 is cut, its code still read', async () => {
+  await admin(gate, 'faults', { count: 1, kinds: ['hugeError'], target: 's3', hugeBytes: 100 * 1024 });
+  const cut = await awsctl(['put', BUCKET, 'huge/err100k', file('h2', 'x')]);
+  await admin(gate, 'faults', { count: 1, kinds: ['hugeError'], target: 's3', hugeBytes: 100 * 1024 });
+  const whole = await awsctl(['put', BUCKET, 'huge/err100k', file('h3', 'x')], baseEnv({ AWSCTL_MAX_ERROR_RESPONSE: String(4 * 1024 * 1024) }));
+  await admin(gate, 'faults/clear', {});
+  assert.equal(cut.json.error.code, 'AccessDenied', cut.stdout);
+  assert.match(cut.json.error.message, /cut/, 'past the 64 KiB error cap');
+  assert.equal(whole.json.error.code, 'AccessDenied', whole.stdout);
+  assert.doesNotMatch(whole.json.error.message, /cut/, 'read whole under a 4 MiB error cap');
 });
 
 test('a peer trickling 2 KB/s (above the 1 KB/s low-speed limit) is cut by the overall request timeout', async () => {

@@ -285,8 +285,9 @@ test_config(void)
 	aws_client *c;
 
 	aws_config_init(&cfg);
-	ok(cfg.max_response_bytes == 4 * 1024 * 1024 && cfg.request_timeout_ms == 60000 && cfg.min_transfer_rate == 65536,
-	   "defaults: 4 MiB answers, 60 s per attempt plus 1 s per 64 KiB of body");
+	ok(cfg.max_response_bytes == 4 * 1024 * 1024 && cfg.max_error_response_bytes == 64 * 1024 &&
+	   cfg.request_timeout_ms == 60000 && cfg.min_transfer_rate == 65536,
+	   "defaults: 4 MiB answers, 64 KiB error answers, 60 s per attempt plus 1 s per 64 KiB of body");
 	cfg.region = "us-east-1";
 	c = aws_client_new(&cfg, &err);
 	ok(c && aws_request_timeout_ms(c, 16 * 1024 * 1024) == 60000 + 256000,

@@ -97,8 +97,14 @@ test('the planner settings for queue probes are off in the claim\'s transaction 
     copyEvents(authEvents(100, { seed: 5 }), { source: 'settings' });
     // The first attempt fails (a claim: the batch INSERTed), the retry delivers (the batch
     // UPDATEd in transactions of their own: counting the attempt, taking the pending batch).
+    // The five 500s are one attempt's five tries, with backoff between them: on a slow
+    // machine that outlasts one 2 s flush, so wait for the attempt to be counted before the
+    // faults are lifted (lifted early, a later try succeeds and nothing is retried).
     await admin(gate, 'faults', { count: 5, kinds: ['500'], target: 's3' });
-    psqlResult(`SELECT count(*) FROM securitylake.flush('settings', '2 s')`);
+    for (let i = 0; i < 15 && one(`SELECT coalesce(max(attempts), 0) FROM securitylake.batch WHERE source = 'settings'`) < 1; i++) {
+      psqlResult(`SELECT count(*) FROM securitylake.flush('settings', '2 s')`);
+    }
+    assert.ok(one(`SELECT max(attempts) FROM securitylake.batch WHERE source = 'settings'`) >= 1, 'the first attempt failed');
     await admin(gate, 'faults', { count: 0 });
     psql(`SELECT count(*) FROM securitylake.flush('settings', '60 s')`);
     const seen = query(`SELECT op, seqscan || '/' || bitmapscan || '/' || hashjoin || '/' || mergejoin AS settings, count(*)::int AS n
