@@ -61,7 +61,7 @@ $(shell mkdir -p build; [ -f $(HOOKS_STAMP) ] && [ "$$(cat $(HOOKS_STAMP))" = "$
 # compiler may warn about something new, and that must not fail their build.
 WERROR_FLAG = $(if $(filter 1 yes true,$(WERROR)),-Werror)
 PG_CFLAGS   = -Wall $(WERROR_FLAG) -Wmissing-prototypes
-SHLIB_LINK  = -lcurl -lssl -lcrypto -lzstd -lxml2
+SHLIB_LINK  = -lcurl -lssl -lcrypto -lzstd -lxml2 -lpthread
 
 # No LLVM bitcode: nothing of ours is worth JIT-inlining, and the libraries are
 # plain C11 compiled with their own flags.
@@ -88,7 +88,7 @@ LIB_CC      ?= cc
 LIB_CFLAGS   = -std=c11 -O2 -g -Wall -Wextra $(WERROR_FLAG) -Wmissing-prototypes -Wold-style-definition \
                -D_POSIX_C_SOURCE=200809L -I$(srcdir)/src $(XML_CFLAGS) \
                -DEXTVERSION=\"$(EXTVERSION)\" -DBUILD_ID=\"$(BUILD_ID)\" $(COPT)
-LIB_LIBS     = -lcurl -lssl -lcrypto -lzstd -lxml2 -lm
+LIB_LIBS     = -lcurl -lssl -lcrypto -lzstd -lxml2 -lm -lpthread
 UNIT_TESTS   =
 
 # Library objects linked into securitylake.so get the same strict C11 flags as their

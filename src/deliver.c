@@ -7,7 +7,9 @@
  * at a time (at most PAGE_BYTES of JSON, in short transactions of their own),
  * the encoder buffers one row group (the source's row_group_size), and its
  * sink hands the object's bytes to S3 as multipart parts of sl_s3_part_size()
- * as they fill. The UploadId is recorded with the batch before the first part
+ * as they fill. One part is in flight on a thread of its own (upload.c,
+ * src/aws/parts.c) while the next fills: the worker encodes while S3
+ * receives. The UploadId is recorded with the batch before the first part
  * is sent, so that after a crash the next attempt aborts that upload before
  * writing the same key again.
  *
@@ -52,7 +54,10 @@
 /* The page's memory: a page of small events fits in one block. */
 #define PAGE_BLOCK_SIZE (4 * 1024 * 1024)
 
-/* The object being written: its current part and the parts sent. */
+/*
+ * The object being written: its current part, the part in flight (in the other
+ * buffer, untouched until it is joined) and the parts sent.
+ */
 typedef struct ObjectStream
 {
 	SlBatch    *batch;
@@ -60,6 +65,9 @@ typedef struct ObjectStream
 	char	   *buf;
 	size_t		len;
 	size_t		cap;
+	char	   *spare;			/* the part in flight, or the next buffer to fill */
+	size_t		spare_cap;
+	bool		in_flight;		/* part nparts + 1 is being sent from spare */
 	size_t		part_size;
 	SlPart	   *parts;
 	int			nparts;
@@ -74,11 +82,30 @@ typedef struct ObjectStream
  * The sink: parts as they fill
  * ---------------------------------------------------------------- */
 
+/* Join the part in flight, if any, and count it sent. */
+static bool
+wait_part(ObjectStream *s)
+{
+	if (!s->in_flight)
+		return true;
+	s->in_flight = false;
+	if (!sl_s3_upload_part_wait(s->batch->source, &s->parts[s->nparts], &s->error))
+	{
+		s->transport = true;
+		return false;
+	}
+	s->nparts++;
+	return true;
+}
+
+/* The current buffer becomes the part in flight; the other one fills next. */
 static bool
 send_part(ObjectStream *s)
 {
 	SlBatch    *b = s->batch;
 	char	   *upload_id = NULL;
+	char	   *sent;
+	size_t		sent_cap;
 
 	if (b->upload_id == NULL)
 	{
@@ -90,19 +117,27 @@ send_part(ObjectStream *s)
 		/* Recorded before any part is sent: a crash then aborts this upload. */
 		sl_batch_save_upload_id(b, upload_id);
 	}
+	if (!wait_part(s))
+		return false;
 	if (s->nparts == s->maxparts)
 	{
 		s->maxparts = Max(16, s->maxparts * 2);
 		s->parts = s->parts ? repalloc(s->parts, sizeof(SlPart) * s->maxparts)
 			: MemoryContextAlloc(s->cxt, sizeof(SlPart) * s->maxparts);
 	}
-	if (!sl_s3_upload_part(b->source, b->object_key, b->upload_id, s->nparts + 1, s->buf, s->len,
-						   &s->parts[s->nparts], &s->error))
+	if (!sl_s3_upload_part_start(b->source, b->object_key, b->upload_id, s->nparts + 1, s->buf, s->len,
+								 &s->error))
 	{
 		s->transport = true;
 		return false;
 	}
-	s->nparts++;
+	s->in_flight = true;
+	sent = s->buf;
+	sent_cap = s->cap;
+	s->buf = s->spare;
+	s->cap = s->spare_cap;
+	s->spare = sent;
+	s->spare_cap = sent_cap;
 	s->len = 0;
 	return true;
 }
@@ -165,6 +200,8 @@ finish_object(ObjectStream *s)
 	if (b->upload_id == NULL)
 		return sl_s3_put(b->source, b->object_key, s->buf, s->len, &s->error);
 	if (s->len > 0 && !send_part(s))
+		return false;
+	if (!wait_part(s))
 		return false;
 	return sl_s3_multipart_complete(b->source, b->object_key, b->upload_id, s->parts, s->nparts, &s->error);
 }
@@ -760,6 +797,12 @@ sl_deliver_batch(SlBatch *b, char **error)
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
+
+	/*
+	 * A part still in flight (an ERROR came while S3 received it) is ended and
+	 * joined before its buffer is freed and its upload aborted.
+	 */
+	sl_s3_upload_part_abandon();
 	/* An upload cut short by a shutdown request is no failure of the source. */
 	if (result != SL_DELIVERED && result != SL_BATCH_GONE && sl_stop_requested())
 		result = SL_INTERRUPTED;

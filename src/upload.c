@@ -25,6 +25,7 @@
 #include "aws/aws.h"
 #include "miscadmin.h"
 #include "postmaster/interrupt.h"
+#include "storage/ipc.h"
 #include "storage/pmsignal.h"
 #include "config_checks.h"
 #include "event_rules.h"
@@ -42,6 +43,13 @@ typedef struct SlClientEntry
 } SlClientEntry;
 
 static HTAB *clients = NULL;
+
+/*
+ * The part in flight (parts.c): its thread uses the source's client until it is joined,
+ * and client_for refuses to hand out any client meanwhile. abandon_part ends it early.
+ */
+static aws_part_sender *sender = NULL;
+static volatile sig_atomic_t abandon_part = false;
 
 /*
  * Static base credentials from securitylake.credential: in MADV_DONTDUMP pages of
@@ -188,7 +196,7 @@ static bool
 interrupted(void *ctx)
 {
 	(void) ctx;
-	return ShutdownRequestPending || QueryCancelPending || ProcDiePending || !PostmasterIsAlive();
+	return abandon_part || ShutdownRequestPending || QueryCancelPending || ProcDiePending || !PostmasterIsAlive();
 }
 
 static aws_client *
@@ -259,6 +267,9 @@ client_for(SlSource *source, char **error)
 	char	   *fp = fingerprint(source);
 	char		name[SL_NAME_SIZE];
 
+	/* Its thread has the client: every call waits for the part (or abandons it) first. */
+	if (aws_part_sender_busy(sender))
+		elog(ERROR, "securitylake: an S3 call was made while a part was in flight");
 	if (clients == NULL)
 	{
 		HASHCTL		ctl;
@@ -374,6 +385,77 @@ sl_s3_upload_part(SlSource *source, const char *key, const char *upload_id, int 
 	return true;
 }
 
+/*
+ * Before the process exits (an ERROR's FATAL, proc_exit): the part's thread must not
+ * run on while the process tears down the libraries it is in.
+ */
+static void
+stop_part_in_flight(int code, Datum arg)
+{
+	(void) code;
+	(void) arg;
+	abandon_part = true;
+	(void) aws_part_sender_wait(sender, NULL, NULL);
+}
+
+/*
+ * Start sending a part; sl_s3_upload_part_wait gives its result. DATA must stay as it is
+ * until then, and no other part may be started meanwhile.
+ */
+bool
+sl_s3_upload_part_start(SlSource *source, const char *key, const char *upload_id, int number,
+						const void *data, size_t len, char **error)
+{
+	aws_client *client = client_for(source, error);
+	aws_error	err;
+
+	if (client == NULL)
+		return false;
+	if (sender == NULL)
+	{
+		sender = aws_part_sender_new();
+		if (sender == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("securitylake: out of memory")));
+		on_proc_exit(stop_part_in_flight, (Datum) 0);
+	}
+	abandon_part = false;
+	if (aws_part_sender_start(sender, client, source->bucket, key, upload_id, number, data, len, &err) != 0)
+	{
+		*error = describe(&err, source);
+		return false;
+	}
+	return true;
+}
+
+/* The part in flight, sent (true, *part filled) or not; true at once when there is none. */
+bool
+sl_s3_upload_part_wait(SlSource *source, SlPart *part, char **error)
+{
+	aws_error	err;
+
+	if (!aws_part_sender_busy(sender))
+		return true;
+	if (aws_part_sender_wait(sender, part, &err) != 0)
+	{
+		*error = describe(&err, source);
+		return false;
+	}
+	return true;
+}
+
+/* Give up the part in flight (an ERROR unwinds the delivery): ended at once, then joined. */
+void
+sl_s3_upload_part_abandon(void)
+{
+	if (!aws_part_sender_busy(sender))
+		return;
+	abandon_part = true;
+	(void) aws_part_sender_wait(sender, NULL, NULL);
+	abandon_part = false;
+}
+
 bool
 sl_s3_multipart_complete(SlSource *source, const char *key, const char *upload_id,
 						 const SlPart *parts, int nparts, char **error)
@@ -403,9 +485,12 @@ sl_s3_bucket_region(SlSource *source)
 bool
 sl_s3_multipart_abort(SlSource *source, const char *key, const char *upload_id, char **error)
 {
-	aws_client *client = client_for(source, error);
+	aws_client *client;
 	aws_error	err;
 
+	/* A part of the upload being aborted has no use left. */
+	sl_s3_upload_part_abandon();
+	client = client_for(source, error);
 	if (client == NULL)
 		return false;
 	if (aws_abort_multipart_upload(client, source->bucket, key, upload_id, &err) != 0)

@@ -34,6 +34,11 @@ extern bool sl_s3_multipart_create(SlSource *source, const char *key, char **upl
 extern bool sl_s3_multipart_create_once(SlSource *source, const char *key, char **upload_id, char **error);
 extern bool sl_s3_upload_part(SlSource *source, const char *key, const char *upload_id, int number,
 							  const void *data, size_t len, SlPart *part, char **error);
+/* One part in flight while the next is encoded: start, then wait (which joins it). */
+extern bool sl_s3_upload_part_start(SlSource *source, const char *key, const char *upload_id, int number,
+									const void *data, size_t len, char **error);
+extern bool sl_s3_upload_part_wait(SlSource *source, SlPart *part, char **error);
+extern void sl_s3_upload_part_abandon(void);
 extern bool sl_s3_multipart_complete(SlSource *source, const char *key, const char *upload_id,
 									 const SlPart *parts, int nparts, char **error);
 extern bool sl_s3_multipart_abort(SlSource *source, const char *key, const char *upload_id, char **error);

@@ -86,6 +86,52 @@ function copyTimed(path) {
   return now() - t0;
 }
 
+// Where the worker's wall time goes during one flush(): its /proc state and the system call
+// it is blocked in, sampled every 5 ms by a child process (this one blocks in psql).
+// x86-64 numbers: poll is libcurl waiting on S3 (curl_multi_poll), epoll_wait PostgreSQL's
+// latch, pread64 heap pages from the OS, futex the join of the part in flight (its thread
+// still sending when the next part is full), the rest writes, fsyncs and other waits. Only
+// the worker's main thread is sampled.
+const SAMPLER = `
+const { readFileSync } = require('node:fs');
+const pid = process.argv[1];
+const tally = {};
+const names = { 7: 'S3 (poll)', 271: 'S3 (poll)', 232: 'latch (epoll_wait)', 281: 'latch (epoll_wait)', 17: 'heap read (pread64)', 0: 'read', 1: 'write', 18: 'pwrite64', 74: 'fsync', 75: 'fdatasync', 202: 'the part in flight (futex: pthread_join)' };
+function sample() {
+  try {
+    const state = readFileSync('/proc/' + pid + '/stat', 'utf8').split(') ')[1][0];
+    let k = 'CPU';
+    if (state !== 'R') {
+      const sc = readFileSync('/proc/' + pid + '/syscall', 'utf8').split(' ')[0].trim();
+      k = sc === 'running' ? 'CPU' : names[sc] ?? ('syscall ' + sc);
+    }
+    tally[k] = (tally[k] ?? 0) + 1;
+  } catch {}
+}
+setInterval(sample, 5);
+process.on('SIGTERM', () => { process.stdout.write(JSON.stringify(tally)); process.exit(0); });
+`;
+
+async function flushSamplingStates(pid) {
+  const { spawn } = await import('node:child_process');
+  const sampler = spawn(process.execPath, ['-e', SAMPLER, String(pid)], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  sampler.stdout.on('data', (d) => { out += d; });
+  const sampled = new Promise((r) => sampler.on('exit', r));
+  await sleep(100);
+  const t0 = now();
+  const p = spawn(`${PG_BIN}/psql`, ['-X', '-q', '-c', "SELECT count(*) FROM securitylake.flush('bench', '30 min')"], { stdio: 'ignore' });
+  await new Promise((r) => p.on('exit', r));
+  const seconds = now() - t0;
+  sampler.kill('SIGTERM');
+  await sampled;
+  let tally = {};
+  try { tally = JSON.parse(out); } catch {}
+  const total = Object.values(tally).reduce((a, b) => a + b, 0) || 1;
+  const shares = Object.entries(tally).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${(100 * n / total).toFixed(0)}%`);
+  return { seconds, shares: shares.join(', ') };
+}
+
 function flushTimed() {
   const t0 = now();
   psql(`SELECT count(*) FROM securitylake.flush('bench', '30 min')`);
@@ -201,12 +247,13 @@ if (PARTS.has('large')) {
   const cpu = () => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) / 100; };
   const cpu0 = cpu();
   if (process.env.STATEMENTS) psql(`SELECT pg_stat_statements_reset()`);
-  const seconds = flushTimed();
+  const { seconds, shares } = await flushSamplingStates(pid);
   if (process.env.STATEMENTS) printStatements(N);
   const cpuSeconds = cpu() - cpu0;
   console.log(`large events: ${N} of ~${(rawBytes / N).toFixed(0)} B (high-entropy text): drained in ${seconds.toFixed(1)} s = ` +
     `${(N / seconds).toFixed(0)} events/s, ${(rawBytes / seconds / 1e6).toFixed(1)} MB/s of JSON; the worker's CPU ${cpuSeconds.toFixed(1)} s ` +
     `= ${(100 * cpuSeconds / seconds).toFixed(0)}% of the wall time (near 100%: bound by the worker's own encoding on one core)`);
+  console.log(`  the worker's wall time, sampled every 5 ms: ${shares}`);
 }
 const bloat = one(`SELECT pg_size_pretty(pg_total_relation_size('securitylake.queue'))`);
 console.log(`queue relation size after the runs (autovacuum keeps up?): ${bloat}`);

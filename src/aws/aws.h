@@ -202,6 +202,24 @@ int			aws_multipart_upload_part(aws_client *client, const char *bucket, const ch
 int			aws_multipart_complete(aws_client *client, const char *bucket, const char *key,
 								   const char *upload_id, const aws_part *parts, int nparts,
 								   aws_error *err);
+
+/*
+ * One part in flight while the caller prepares the next (parts.c): start sends part
+ * PART_NUMBER on a thread of its own; wait joins it and gives what upload_part would have
+ * (0 with *out, or -1 with *err). Between the two the caller must not use the client nor
+ * touch DATA, and the client's interrupt_fn runs on that thread (it must only read flags).
+ * wait with nothing in flight returns 0 at once; free waits for a part in flight.
+ */
+typedef struct aws_part_sender aws_part_sender;
+
+aws_part_sender *aws_part_sender_new(void);
+int			aws_part_sender_start(aws_part_sender *ps, aws_client *client, const char *bucket,
+								  const char *key, const char *upload_id, int part_number,
+								  const void *data, size_t len, aws_error *err);
+bool		aws_part_sender_busy(const aws_part_sender *ps);
+int			aws_part_sender_wait(aws_part_sender *ps, aws_part *out, aws_error *err);
+void		aws_part_sender_free(aws_part_sender *ps);
+
 /* Already gone (NoSuchUpload) counts as aborted. */
 int			aws_abort_multipart_upload(aws_client *client, const char *bucket, const char *key,
 									   const char *upload_id, aws_error *err);
