@@ -708,8 +708,8 @@ deliver(SlBatch *b, ObjectStream *s, SlEncoder **encp, char **error)
 	 * crashed before its commit): the object is written again even with no
 	 * record left, so the events now refused are not in the lake as well.
 	 */
-	pgstat_report_activity(STATE_RUNNING, "securitylake: uploading a batch");
 	check_still_held(b);
+	pgstat_report_activity(STATE_RUNNING, "securitylake: uploading a batch");
 	if (!finish_object(s))
 	{
 		*error = s->error;

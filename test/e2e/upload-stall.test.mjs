@@ -13,7 +13,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { psql, query, one, lit, copyEvents, skipNoPg, waitForServer, waitForWorker, workerPid, PG_BIN } from '../lib/pg.mjs';
+import { readFileSync } from 'node:fs';
+import { psql, query, one, lit, copyEvents, skipNoPg, waitForServer, waitForWorker, workerPid, serverLog, PG_BIN } from '../lib/pg.mjs';
 import { openDuck, storedObjects, dlit } from '../lib/duck.mjs';
 import { startGate, admin, stall, stalled, waitStalled, releaseStall } from '../lib/gate.mjs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -180,4 +181,58 @@ test('the extension dropped and created again while an upload hangs: the old bat
   } finally {
     await releaseStall(gate);
   }
+});
+
+// The worker's CPU seconds so far (user + system, /proc/<pid>/stat), or null once it is gone.
+function cpuSeconds(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch { return null; }
+}
+
+test('a part held by S3: the worker encodes the rest of the object meanwhile; SIGTERM then ends it within 2 s, no crash, exactly once', { skip: skipNoPg, timeout: 240000 }, async () => {
+  // ~21 MiB of Parquet: part 1 (16 MiB) is held; the rest of the object is written while it
+  // hangs (one part at a time, the sink would still be blocked in part 1), and the worker
+  // then waits for part 1 before it sends the last part ("uploading a batch").
+  const name = 'overlap';
+  const prefix = `/${BUCKET}/ext/${name}/`;
+  const events = authEvents(7000, { days: 1, seed: 63 }).map((e) => ({ ...e, message: randomBytes(3072).toString('base64') }));
+  createSource(name);
+  copyEvents(events, { source: name });
+  const logStart = serverLog().length;
+  await stall(gate, { method: 'PUT', pathPrefix: prefix, kind: 'part' }, 1);
+  const drain = startDrain(name);
+  let exitMs = null;
+  let cpuWhileHeld = null;
+  try {
+    const [first] = await waitStalled(gate, 1);
+    const pid = workerPid();
+    const cpu0 = cpuSeconds(pid);
+    const until = Date.now() + 60000;
+    while (one(`SELECT query FROM pg_stat_activity WHERE pid = ${pid}`) !== 'securitylake: uploading a batch') {
+      assert.ok(Date.now() < until, `the worker finished encoding the object while part 1 was held (it shows: ${one(`SELECT query FROM pg_stat_activity WHERE pid = ${pid}`)})`);
+      await sleep(50);
+    }
+    cpuWhileHeld = cpuSeconds(pid) - cpu0;
+    assert.deepEqual((await stalled(gate)).map((h) => h.id), [first.id], 'part 1 is still held, and nothing else was sent');
+    // The worker now waits for part 1's thread: SIGTERM must end both at once.
+    const t0 = Date.now();
+    psql(`SELECT pg_terminate_backend(${pid})`);
+    while (Date.now() - t0 < 60000 && cpuSeconds(pid) !== null) await sleep(5);
+    exitMs = Date.now() - t0;
+    assert.ok(exitMs < 2000, `the worker exited ${exitMs} ms after SIGTERM`);
+    await waitForWorker(undefined, pid);
+  } finally {
+    await releaseStall(gate);
+    drain.kill();
+  }
+  console.log(`upload-stall: part 1 held: the worker wrote the rest of the object meanwhile (${cpuWhileHeld?.toFixed(2)} s of CPU after the hold was seen), then exited ${exitMs} ms after SIGTERM`);
+  assert.doesNotMatch(serverLog().slice(logStart), /terminated by signal|was terminated by|server process .* exited with exit code [^01]/, 'the worker exited cleanly: no crash, no restart of the server');
+  psql(`SELECT count(*) FROM securitylake.flush(${lit(name)}, '120 s')`);
+  assert.deepEqual(inFlight(name), { queued: [], batches: [] }, 'delivered and committed');
+  const objects = await assertExactlyOnce(name, events.map((e) => e.metadata.uid));
+  assert.equal(objects.length, 1, 'one object');
+  const open = (await admin(gate, 'multipart')).filter((u) => u.path.startsWith(prefix) && u.state === 'open');
+  assert.deepEqual(open, [], 'no multipart upload left open');
 });

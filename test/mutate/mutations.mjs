@@ -327,6 +327,22 @@ export const MUTATIONS = [
     suites: 'node', tests: 'test/e2e/flush.test.mjs',
   },
   {
+    id: 'part-waited-at-once',
+    file: 'src/deliver.c',
+    find: '\ts->in_flight = true;\n\tsent = s->buf;',
+    replace: '\ts->in_flight = true;\n\tif (!wait_part(s))\n\t\treturn false;\n\tsent = s->buf;',
+    description: 'each part is waited for as soon as it is started: the worker no longer encodes while S3 receives (one part at a time again)',
+    suites: 'node', tests: 'test/e2e/upload-stall.test.mjs',
+  },
+  {
+    id: 'complete-before-last-part',
+    file: 'src/deliver.c',
+    find: '\tif (!wait_part(s))\n\t\treturn false;\n\treturn sl_s3_multipart_complete(',
+    replace: '\treturn sl_s3_multipart_complete(',
+    description: 'the multipart upload is completed while its last part is still in flight',
+    suites: 'node', tests: 'test/e2e/upload-stall.test.mjs',
+  },
+  {
     id: 'single-try-no-refresh',
     file: 'src/aws/client.c',
     find: 'if (refreshed && !was_refreshed && limit < attempt + 2)',
