@@ -6,7 +6,9 @@
  *   awsctl upload BUCKET KEY FILE      aws_upload: PutObject or multipart above the threshold
  *   awsctl multipart BUCKET KEY FILE   the caller-driven calls: create (prints "upload-id X" on
  *                                      stderr), parts of AWSCTL_PART_SIZE, complete
- *                                      (AWSCTL_ABORT_AFTER=N: abort once N bytes were sent)
+ *                                      (AWSCTL_ABORT_AFTER=N: abort once N bytes were sent;
+ *                                      AWSCTL_OVERLAP=1: one part in flight on aws_part_sender
+ *                                      while the next is read, "ready N EPOCHMS" on stderr)
  *   awsctl abort  BUCKET KEY UPLOADID  AbortMultipartUpload
  *   awsctl get    BUCKET KEY OUTFILE
  *   awsctl head   BUCKET KEY
@@ -235,6 +237,69 @@ send_parts(aws_client *c, char **argv, const char *upload_id, FILE *f, aws_part 
 	return 0;
 }
 
+/*
+ * AWSCTL_OVERLAP=1: the same with aws_part_sender, one part in flight while the next is
+ * read; prints "ready N EPOCHMS" on stderr once part N is read while part N-1 is in flight.
+ */
+static int
+send_parts_overlapped(aws_client *c, char **argv, const char *upload_id, FILE *f, aws_part **parts,
+					  int *nparts, size_t *total, aws_error *err)
+{
+	size_t		part_size = (size_t) env_long("AWSCTL_PART_SIZE", 8 << 20);
+	char	   *bufs[2] = {malloc(part_size), malloc(part_size)};
+	aws_part_sender *ps = aws_part_sender_new();
+	int			cur = 0;
+	int			started = 0;
+	int			rc = 0;
+	size_t		n;
+
+	if (bufs[0] == NULL || bufs[1] == NULL || ps == NULL)
+		rc = -2;
+	while (rc == 0 && ((n = fread(bufs[cur], 1, part_size, f)) > 0 || started == 0))
+	{
+		aws_part   *grown = realloc(*parts, (size_t) (started + 1) * sizeof(aws_part));
+
+		if (grown == NULL)
+		{
+			rc = -2;
+			break;
+		}
+		*parts = grown;
+		if (aws_part_sender_busy(ps))
+		{
+			struct timespec now;
+
+			clock_gettime(CLOCK_REALTIME, &now);
+			fprintf(stderr, "ready %d %lld\n", started + 1, (long long) now.tv_sec * 1000 + now.tv_nsec / 1000000);
+			fflush(stderr);
+		}
+		if (aws_part_sender_wait(ps, started > 0 ? &grown[started - 1] : NULL, err) != 0)
+		{
+			rc = -1;
+			break;
+		}
+		*nparts = started;
+		if (aws_part_sender_start(ps, c, argv[0], argv[1], upload_id, started + 1, bufs[cur], n, err) != 0)
+		{
+			rc = -1;
+			break;
+		}
+		started++;
+		*total += n;
+		cur = 1 - cur;
+		if (n < part_size)
+			break;
+	}
+	if (aws_part_sender_wait(ps, started > 0 ? &(*parts)[started - 1] : NULL, rc == 0 ? err : NULL) != 0 && rc == 0)
+		rc = -1;
+	if (rc == 0)
+		*nparts = started;
+	aws_part_sender_free(ps);
+	free(bufs[0]);
+	free(bufs[1]);
+	return rc;
+}
+
 static int
 cmd_multipart(aws_client *c, char **argv, aws_error *err)
 {
@@ -254,7 +319,8 @@ cmd_multipart(aws_client *c, char **argv, aws_error *err)
 	if (rc == 0)
 	{
 		print_upload_id(NULL, upload_id);
-		rc = send_parts(c, argv, upload_id, f, &parts, &nparts, &total, err);
+		rc = getenv("AWSCTL_OVERLAP") ? send_parts_overlapped(c, argv, upload_id, f, &parts, &nparts, &total, err)
+			: send_parts(c, argv, upload_id, f, &parts, &nparts, &total, err);
 	}
 	if (rc == 0)
 		rc = aws_multipart_complete(c, argv[0], argv[1], upload_id, parts, nparts, err);

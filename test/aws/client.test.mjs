@@ -626,6 +626,45 @@ test('interrupt during a stalled upload: the call ends within 200 ms with Interr
   }
 });
 
+test('aws_part_sender: part 2 is read while S3 holds part 1; parts complete in order, byte-exact; an interrupt ends a held part within 200 ms', async () => {
+  const big = randomBytes(16 << 20);
+  const env = baseEnv({ AWSCTL_OVERLAP: '1', AWSCTL_PART_SIZE: String(5 << 20) });
+  await admin(gate, 'requests/clear', {});
+  await admin(gate, 'stall', { match: { kind: 'part', pathPrefix: `/${BUCKET}/overlap/` }, count: 1 });
+  let released = 0;
+  const running = awsctl(['multipart', BUCKET, 'overlap/big', file('ov1', big)], env);
+  try {
+    for (let i = 0; i < 300 && (await admin(gate, 'stall')).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await admin(gate, 'stall')).length, 1, 'part 1 held');
+    await new Promise((r) => setTimeout(r, 500));
+    released = Date.now();
+  } finally {
+    await admin(gate, 'stall/release', {});
+  }
+  const r = await running;
+  assert.deepEqual(r.json, { ok: true, size: big.length, parts: 4 }, r.stdout + r.stderr);
+  const ready2 = Number(r.stderr.match(/ready 2 (\d+)/)?.[1]);
+  assert.ok(ready2 > 0 && ready2 < released, `part 2 was read while part 1 was held (ready at ${ready2}, released at ${released})`);
+  const ready3 = Number(r.stderr.match(/ready 3 (\d+)/)?.[1]);
+  assert.ok(ready3 >= released, `part 3 was read only after part 1 was answered: one part in flight at most (ready at ${ready3})`);
+  const log = (await requests()).filter((q) => q.path === `/${BUCKET}/overlap/big`);
+  assert.deepEqual(log.map((q) => `${q.kind} ${q.status}`), ['create 200', 'part 200', 'part 200', 'part 200', 'part 200', 'complete 200']);
+  const g = await awsctl(['get', BUCKET, 'overlap/big', join(dir, 'ov.out')]);
+  assert.equal(sha(readFileSync(join(dir, 'ov.out'))), sha(big), 'the parts were assembled in order');
+
+  await admin(gate, 'stall', { match: { kind: 'part', pathPrefix: `/${BUCKET}/overlap/` }, count: 1 });
+  try {
+    const i = await awsctl(['multipart', BUCKET, 'overlap/interrupted', file('ov2', randomBytes(12 << 20))],
+      baseEnv({ AWSCTL_OVERLAP: '1', AWSCTL_PART_SIZE: String(5 << 20), AWSCTL_INTERRUPT_AT_MS: '800' }));
+    assert.equal(i.json?.error?.code, 'Interrupted', i.stdout);
+    const late = Number(i.stderr.match(/late_ms (-?\d+)/)[1]);
+    console.log(`# interrupt: a held part in flight on its thread returned ${late} ms after the flag`);
+    assert.ok(late >= 0 && late < 200, `late ${late} ms`);
+  } finally {
+    await admin(gate, 'stall/release', {});
+  }
+});
+
 test('interrupt during a retry backoff: the sleep is sliced, the call ends within 200 ms', async () => {
   await admin(gate, 'down', { seconds: 30 });
   try {
