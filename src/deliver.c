@@ -764,8 +764,11 @@ sl_deliver_batch(SlBatch *b, char **error)
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata = sl_take_error(cxt);
+		ErrorData  *edata;
 
+		/* First: nothing below may raise while a thread still reads the part. */
+		sl_s3_upload_part_abandon();
+		edata = sl_take_error(cxt);
 		if (enc != NULL)
 			sl_encoder_abandon(enc);
 		if (gone)

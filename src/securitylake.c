@@ -156,6 +156,15 @@ test_fault_sleep(const char *step, int ms)
  * named after it in the data directory remembers that it fired, so the worker
  * the postmaster restarts after the crash does not crash again.
  */
+bool
+sl_test_fault_is(const char *kind, const char *step)
+{
+	size_t		klen = strlen(kind);
+
+	return sl_test_fault != NULL && strncmp(sl_test_fault, kind, klen) == 0 &&
+		sl_test_fault[klen] == ':' && strcmp(sl_test_fault + klen + 1, step) == 0;
+}
+
 void
 sl_test_fault_point(const char *step)
 {

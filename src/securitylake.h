@@ -42,9 +42,12 @@ extern char *sl_test_connect_to;
 extern void sl_test_fault_point(const char *step);
 /* "error:event:<metadata.uid>": an ERROR (not the event's reject) while encoding that event */
 extern void sl_test_fault_event(Jsonb *event);
+/* Is the test fault "<kind>:<step>" set? (for faults that are not an ERROR or abort) */
+extern bool sl_test_fault_is(const char *kind, const char *step);
 #else
 #define sl_test_fault_point(step) ((void) 0)
 #define sl_test_fault_event(event) ((void) 0)
+#define sl_test_fault_is(kind, step) false
 #endif
 
 /* loop.c: the workers */

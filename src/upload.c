@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include <pthread.h>
+
 #include <openssl/crypto.h>
 
 #include "catalog/pg_type.h"
@@ -50,6 +52,11 @@ static HTAB *clients = NULL;
  */
 static aws_part_sender *sender = NULL;
 static volatile sig_atomic_t abandon_part = false;
+static pthread_t worker_thread;
+
+/* A part sent on the worker's own thread (no thread could be started): its result. */
+static bool sent_inline = false;
+static SlPart inline_part;
 
 /*
  * Static base credentials from securitylake.credential: in MADV_DONTDUMP pages of
@@ -196,7 +203,21 @@ static bool
 interrupted(void *ctx)
 {
 	(void) ctx;
-	return abandon_part || ShutdownRequestPending || QueryCancelPending || ProcDiePending || !PostmasterIsAlive();
+	if (abandon_part || ShutdownRequestPending || QueryCancelPending || ProcDiePending)
+		return true;
+	/*
+	 * On the part's thread only the flag the postmaster-death signal sets is
+	 * read: PostmasterIsAlive() would read the pipe and may elog.
+	 */
+	if (!pthread_equal(pthread_self(), worker_thread))
+	{
+#ifdef USE_POSTMASTER_DEATH_SIGNAL
+		return postmaster_possibly_dead;
+#else
+		return false;
+#endif
+	}
+	return !PostmasterIsAlive();
 }
 
 static aws_client *
@@ -368,23 +389,6 @@ sl_s3_multipart_create_once(SlSource *source, const char *key, char **upload_id,
 	return multipart_create(source, key, 1, upload_id, error);
 }
 
-bool
-sl_s3_upload_part(SlSource *source, const char *key, const char *upload_id, int number,
-				  const void *data, size_t len, SlPart *part, char **error)
-{
-	aws_client *client = client_for(source, error);
-	aws_error	err;
-
-	if (client == NULL)
-		return false;
-	if (aws_multipart_upload_part(client, source->bucket, key, upload_id, number, data, len, part, &err) != 0)
-	{
-		*error = describe(&err, source);
-		return false;
-	}
-	return true;
-}
-
 /*
  * Before the process exits (an ERROR's FATAL, proc_exit): the part's thread must not
  * run on while the process tears down the libraries it is in.
@@ -413,6 +417,7 @@ sl_s3_upload_part_start(SlSource *source, const char *key, const char *upload_id
 		return false;
 	if (sender == NULL)
 	{
+		worker_thread = pthread_self();
 		sender = aws_part_sender_new();
 		if (sender == NULL)
 			ereport(ERROR,
@@ -421,10 +426,21 @@ sl_s3_upload_part_start(SlSource *source, const char *key, const char *upload_id
 		on_proc_exit(stop_part_in_flight, (Datum) 0);
 	}
 	abandon_part = false;
-	if (aws_part_sender_start(sender, client, source->bucket, key, upload_id, number, data, len, &err) != 0)
+	if (sl_test_fault_is("nothread", "part") ||
+		aws_part_sender_start(sender, client, source->bucket, key, upload_id, number, data, len, &err) != 0)
 	{
-		*error = describe(&err, source);
-		return false;
+		/*
+		 * No thread (a pids limit, RLIMIT_NPROC, the commit limit for its
+		 * stack): the part goes on this one, as before there were threads.
+		 */
+		ereport(DEBUG1,
+				(errmsg("securitylake: no thread for part %d of %s; it is sent by the worker itself", number, key)));
+		if (aws_multipart_upload_part(client, source->bucket, key, upload_id, number, data, len, &inline_part, &err) != 0)
+		{
+			*error = describe(&err, source);
+			return false;
+		}
+		sent_inline = true;
 	}
 	return true;
 }
@@ -435,8 +451,18 @@ sl_s3_upload_part_wait(SlSource *source, SlPart *part, char **error)
 {
 	aws_error	err;
 
-	if (!aws_part_sender_busy(sender))
+	if (sent_inline)
+	{
+		*part = inline_part;
+		sent_inline = false;
 		return true;
+	}
+	if (!aws_part_sender_busy(sender))
+	{
+		/* Abandoned since it was started: it must not be counted as sent. */
+		*error = psprintf("part of %s was abandoned (source \"%s\")", source->bucket, source->name);
+		return false;
+	}
 	if (aws_part_sender_wait(sender, part, &err) != 0)
 	{
 		*error = describe(&err, source);
@@ -449,6 +475,7 @@ sl_s3_upload_part_wait(SlSource *source, SlPart *part, char **error)
 void
 sl_s3_upload_part_abandon(void)
 {
+	sent_inline = false;
 	if (!aws_part_sender_busy(sender))
 		return;
 	abandon_part = true;

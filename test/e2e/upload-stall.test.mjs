@@ -236,3 +236,24 @@ test('a part held by S3: the worker encodes the rest of the object meanwhile; SI
   const open = (await admin(gate, 'multipart')).filter((u) => u.path.startsWith(prefix) && u.state === 'open');
   assert.deepEqual(open, [], 'no multipart upload left open');
 });
+
+test('no thread can be started for a part (test fault nothread:part): the worker sends its parts itself, exactly once', { skip: skipNoPg, timeout: 240000 }, async () => {
+  const name = 'nothread';
+  const prefix = `/${BUCKET}/ext/${name}/`;
+  const events = authEvents(7000, { days: 1, seed: 64 }).map((e) => ({ ...e, message: randomBytes(3072).toString('base64') }));
+  psql(`ALTER SYSTEM SET securitylake.test_fault = 'nothread:part'; SELECT pg_reload_conf();`);
+  try {
+    await sleep(1500);   // the worker reads the setting at its next wake-up
+    createSource(name);
+    copyEvents(events, { source: name });
+    psql(`SELECT count(*) FROM securitylake.flush(${lit(name)}, '120 s')`);
+    assert.equal(one(`SELECT last_error FROM securitylake.status WHERE source = ${lit(name)}`), null, 'no attempt failed');
+  } finally {
+    psql(`ALTER SYSTEM RESET securitylake.test_fault; SELECT pg_reload_conf();`);
+  }
+  assert.deepEqual(inFlight(name), { queued: [], batches: [] }, 'delivered and committed');
+  const objects = await assertExactlyOnce(name, events.map((e) => e.metadata.uid));
+  assert.equal(objects.length, 1, 'one object');
+  const uploads = (await admin(gate, 'multipart')).filter((u) => u.path.startsWith(prefix));
+  assert.deepEqual(uploads.map((u) => u.state), ['completed'], 'one multipart upload, completed the first time');
+});

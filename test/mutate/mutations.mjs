@@ -343,6 +343,14 @@ export const MUTATIONS = [
     suites: 'node', tests: 'test/e2e/upload-stall.test.mjs',
   },
   {
+    id: 'no-thread-no-part',
+    file: 'src/upload.c',
+    find: '\t\tsent_inline = true;',
+    replace: '\t\tsent_inline = false;',
+    description: 'when no thread can be started, the part sent on the worker itself is not counted: every object over 16 MiB fails while threads are refused',
+    suites: 'node', tests: 'test/e2e/upload-stall.test.mjs',
+  },
+  {
     id: 'single-try-no-refresh',
     file: 'src/aws/client.c',
     find: 'if (refreshed && !was_refreshed && limit < attempt + 2)',
