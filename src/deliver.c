@@ -802,8 +802,9 @@ sl_deliver_batch(SlBatch *b, char **error)
 	MemoryContextSwitchTo(cxt);
 
 	/*
-	 * A part still in flight (an ERROR came while S3 received it) is ended and
-	 * joined before its buffer is freed and its upload aborted.
+	 * No path returns with a part in flight (the catch above abandons it, the
+	 * others wait for it); kept so that none ever does before its buffer is
+	 * freed and its upload aborted below.
 	 */
 	sl_s3_upload_part_abandon();
 	/* An upload cut short by a shutdown request is no failure of the source. */

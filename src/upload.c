@@ -52,7 +52,7 @@ static HTAB *clients = NULL;
  */
 static aws_part_sender *sender = NULL;
 static volatile sig_atomic_t abandon_part = false;
-static pthread_t worker_thread;
+static pthread_t worker_thread;	/* set with every client: interrupted() tells them apart */
 
 /* A part sent on the worker's own thread (no thread could be started): its result. */
 static bool sent_inline = false;
@@ -230,6 +230,7 @@ build_client(SlSource *source, char **error)
 	char	   *session = psprintf("securitylake-%s", source->name);
 	char	   *why;
 
+	worker_thread = pthread_self();
 	aws_config_init(&cfg);
 	cfg.region = bucket_region(source);
 	cfg.s3_endpoint = sl_option_text(source, "endpoint");
@@ -417,7 +418,6 @@ sl_s3_upload_part_start(SlSource *source, const char *key, const char *upload_id
 		return false;
 	if (sender == NULL)
 	{
-		worker_thread = pthread_self();
 		sender = aws_part_sender_new();
 		if (sender == NULL)
 			ereport(ERROR,
@@ -445,7 +445,7 @@ sl_s3_upload_part_start(SlSource *source, const char *key, const char *upload_id
 	return true;
 }
 
-/* The part in flight, sent (true, *part filled) or not; true at once when there is none. */
+/* The part started last: sent (true, *part filled) or not, or abandoned since (false). */
 bool
 sl_s3_upload_part_wait(SlSource *source, SlPart *part, char **error)
 {

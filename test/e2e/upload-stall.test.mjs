@@ -19,16 +19,17 @@ import { openDuck, storedObjects, dlit } from '../lib/duck.mjs';
 import { startGate, admin, stall, stalled, waitStalled, releaseStall } from '../lib/gate.mjs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AUTH_SCHEMA, authEvents } from './fixtures.mjs';
+import { setSettings, resetSettings } from '../lib/worker.mjs';
 
 const BUCKET = 'aws-security-data-lake-us-east-1-stalllake';
 const USER = { accessKeyId: 'AKIASTALLTESTUSER001', secretAccessKey: 'stallSecretKeyForTheGate0000000000000001' };
 let gate;
 let duck;
 
-function createSource(name) {
+function createSource(name, options = {}) {
   psql(`SELECT securitylake.create_source(${lit(name)}, 's3://${BUCKET}/ext/${name}/', NULL, NULL, 3002, 'us-east-1', '123456789012',
           schema => ${lit(JSON.stringify(AUTH_SCHEMA))}::jsonb, publish_rate => '1 hour',
-          options => ${lit(JSON.stringify({ endpoint: gate.url, force_path_style: true }))}::jsonb);`);
+          options => ${lit(JSON.stringify({ endpoint: gate.url, force_path_style: true, ...options }))}::jsonb);`);
 }
 
 function freshExtension() {
@@ -257,3 +258,44 @@ test('no thread can be started for a part (test fault nothread:part): the worker
   const uploads = (await admin(gate, 'multipart')).filter((u) => u.path.startsWith(prefix));
   assert.deepEqual(uploads.map((u) => u.state), ['completed'], 'one multipart upload, completed the first time');
 });
+
+test('an ERROR in the worker while part 1 is held (a cancel during a page read): the part is ended and joined, its upload aborted, no crash, exactly once', { skip: skipNoPg, timeout: 240000 }, async () => {
+  // Row groups of 4 MiB: part 1 goes out while the worker still reads and encodes pages,
+  // each page read slowed by the test fault, during which the cancel raises an ERROR.
+  const name = 'cancelled';
+  const prefix = `/${BUCKET}/ext/${name}/`;
+  const events = authEvents(12000, { days: 1, seed: 65 }).map((e) => ({ ...e, message: randomBytes(3072).toString('base64') }));
+  const logStart = serverLog().length;
+  setSettings({ 'securitylake.test_fault': 'sleep:page-read:1500' });
+  await sleep(1500);   // the worker reads the setting at its next wake-up
+  createSource(name, { row_group_size: 4 * 1024 * 1024 });
+  copyEvents(events, { source: name });
+  await stall(gate, { method: 'PUT', pathPrefix: prefix, kind: 'part' }, 1);
+  const drain = startDrain(name);
+  let droppedMs = null;
+  let first;
+  try {
+    [first] = await waitStalled(gate, 1);
+    await sleep(300);
+    const t0 = Date.now();
+    psql(`SELECT pg_cancel_backend(${workerPid()})`);
+    while (droppedMs === null && Date.now() - t0 < 30000) {
+      if (!(await stalled(gate)).some((h) => h.id === first.id)) droppedMs = Date.now() - t0;
+      else await sleep(20);
+    }
+    assert.ok(droppedMs !== null && droppedMs < 5000, `the held part was ended ${droppedMs} ms after the cancel`);
+  } finally {
+    resetSettings(['securitylake.test_fault']);
+    await releaseStall(gate);
+    drain.kill();
+  }
+  console.log(`upload-stall: a cancel while part 1 was held: the part was ended ${droppedMs} ms later`);
+  psql(`SELECT count(*) FROM securitylake.flush(${lit(name)}, '120 s')`);
+  assert.doesNotMatch(serverLog().slice(logStart), /terminated by signal|was terminated by|server process .* exited with exit code [^01]|in flight/, 'no crash, no S3 call while a part was in flight');
+  const ledger = (await admin(gate, 'multipart')).filter((u) => u.path.startsWith(prefix));
+  assert.equal(ledger.find((u) => u.uploadId === first.uploadId)?.state, 'aborted', 'the cancelled attempt\'s upload was aborted');
+  assert.deepEqual(ledger.filter((u) => u.state !== 'aborted').map((u) => u.state), ['completed'], 'one upload completed');
+  assert.deepEqual(inFlight(name), { queued: [], batches: [] }, 'delivered and committed');
+  assert.equal((await assertExactlyOnce(name, events.map((e) => e.metadata.uid))).length, 1, 'one object');
+});
+
