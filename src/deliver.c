@@ -9,7 +9,7 @@
  * sink hands the object's bytes to S3 as multipart parts of sl_s3_part_size()
  * as they fill. One part is in flight on a thread of its own (upload.c,
  * src/aws/parts.c) while the next fills: the worker encodes while S3
- * receives. The UploadId is recorded with the batch before the first part
+ * receives (when no thread can be started, the worker sends it itself). The UploadId is recorded with the batch before the first part
  * is sent, so that after a crash the next attempt aborts that upload before
  * writing the same key again.
  *
@@ -67,7 +67,7 @@ typedef struct ObjectStream
 	size_t		cap;
 	char	   *spare;			/* the part in flight, or the next buffer to fill */
 	size_t		spare_cap;
-	bool		in_flight;		/* part nparts + 1 is being sent from spare */
+	bool		in_flight;		/* part nparts + 1 was started from spare, not yet joined */
 	size_t		part_size;
 	SlPart	   *parts;
 	int			nparts;
@@ -203,6 +203,13 @@ finish_object(ObjectStream *s)
 		return false;
 	if (!wait_part(s))
 		return false;
+	/* S3 completes an upload with gaps in its part numbers: the object would lack bytes. */
+	for (int i = 0; i < s->nparts; i++)
+		if (s->parts[i].part_number != i + 1)
+		{
+			s->error = psprintf("part %d of %s is numbered %d: not completed", i + 1, b->object_key, s->parts[i].part_number);
+			return false;
+		}
 	return sl_s3_multipart_complete(b->source, b->object_key, b->upload_id, s->parts, s->nparts, &s->error);
 }
 

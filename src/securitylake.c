@@ -69,7 +69,7 @@ define_gucs(void)
 #ifdef SL_TEST_HOOKS
 	DefineCustomStringVariable("securitylake.test_fault",
 							   "Test hook: fail at a named step of the delivery protocol.",
-							   "For the crash tests only: abort:<step>[:<token>] or error:<step>[:<token>]; steps are claimed, uploaded, committed-before, committed. With a token it fires once.",
+							   "For the tests only: abort:<step>[:<token>], error:<step>[:<token>] or sleep:<step>:<ms>; steps are claim-begun, page-read, shred, claimed, uploaded, committed-before, committed. With a token it fires once. nothread:part: no thread can be started for a multipart part.",
 							   &sl_test_fault, "",
 							   PGC_SUSET, GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 	DefineCustomStringVariable("securitylake.test_connect_to",
@@ -156,15 +156,6 @@ test_fault_sleep(const char *step, int ms)
  * named after it in the data directory remembers that it fired, so the worker
  * the postmaster restarts after the crash does not crash again.
  */
-bool
-sl_test_fault_is(const char *kind, const char *step)
-{
-	size_t		klen = strlen(kind);
-
-	return sl_test_fault != NULL && strncmp(sl_test_fault, kind, klen) == 0 &&
-		sl_test_fault[klen] == ':' && strcmp(sl_test_fault + klen + 1, step) == 0;
-}
-
 void
 sl_test_fault_point(const char *step)
 {
@@ -206,6 +197,19 @@ sl_test_fault_point(const char *step)
 	ereport(ERROR,
 			(errcode(ERRCODE_INTERNAL_ERROR),
 			 errmsg("securitylake test fault at step \"%s\"", step)));
+}
+
+/*
+ * A fault that is a state rather than an ERROR or abort, asked for where it applies:
+ * "nothread:part" (no thread can be started for a multipart part).
+ */
+bool
+sl_test_fault_is(const char *kind, const char *step)
+{
+	size_t		klen = strlen(kind);
+
+	return sl_test_fault != NULL && strncmp(sl_test_fault, kind, klen) == 0 &&
+		sl_test_fault[klen] == ':' && strcmp(sl_test_fault + klen + 1, step) == 0;
 }
 
 /*

@@ -433,8 +433,15 @@ sl_s3_upload_part_start(SlSource *source, const char *key, const char *upload_id
 		 * No thread (a pids limit, RLIMIT_NPROC, the commit limit for its
 		 * stack): the part goes on this one, as before there were threads.
 		 */
-		ereport(DEBUG1,
-				(errmsg("securitylake: no thread for part %d of %s; it is sent by the worker itself", number, key)));
+		static bool told = false;
+		char		why[256] = "test fault nothread:part";
+
+		if (!sl_test_fault_is("nothread", "part"))
+			aws_error_format(&err, why, sizeof(why));
+		ereport(told ? DEBUG1 : LOG,
+				(errmsg("securitylake: no thread for part %d of %s: %s; the worker sends it itself", number, key, why),
+				 errdetail("Uploads overlap no more with encoding until a thread can be started.")));
+		told = true;
 		if (aws_multipart_upload_part(client, source->bucket, key, upload_id, number, data, len, &inline_part, &err) != 0)
 		{
 			*error = describe(&err, source);
@@ -460,7 +467,7 @@ sl_s3_upload_part_wait(SlSource *source, SlPart *part, char **error)
 	if (!aws_part_sender_busy(sender))
 	{
 		/* Abandoned since it was started: it must not be counted as sent. */
-		*error = psprintf("part of %s was abandoned (source \"%s\")", source->bucket, source->name);
+		*error = psprintf("the part in flight was abandoned (source \"%s\", bucket %s)", source->name, source->bucket);
 		return false;
 	}
 	if (aws_part_sender_wait(sender, part, &err) != 0)

@@ -32,7 +32,10 @@ extern bool sl_s3_put(SlSource *source, const char *key, const void *data, size_
 extern bool sl_s3_multipart_create(SlSource *source, const char *key, char **upload_id, char **error);
 /* The same, tried once (the STS call for fresh credentials too): the caller backs off itself. */
 extern bool sl_s3_multipart_create_once(SlSource *source, const char *key, char **upload_id, char **error);
-/* One part in flight while the next is encoded: start, then wait (which joins it). */
+/*
+ * One part in flight while the next is encoded: start, then wait (which joins it, or gives
+ * the result of a part the worker had to send itself; false for a part abandoned since).
+ */
 extern bool sl_s3_upload_part_start(SlSource *source, const char *key, const char *upload_id, int number,
 									const void *data, size_t len, char **error);
 extern bool sl_s3_upload_part_wait(SlSource *source, SlPart *part, char **error);
