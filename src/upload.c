@@ -399,8 +399,7 @@ stop_part_in_flight(int code, Datum arg)
 {
 	(void) code;
 	(void) arg;
-	abandon_part = true;
-	(void) aws_part_sender_wait(sender, NULL, NULL);
+	sl_s3_upload_part_abandon();
 }
 
 /*

@@ -78,6 +78,24 @@ async function waitStalledOther(id, timeoutMs = 60000) {
   }
 }
 
+// Flush what is left of the source: every event in one object exactly once, nothing queued or
+// pending, no multipart upload left open. Returns the object.
+async function deliveredOnce(name, events) {
+  psql(`SELECT count(*) FROM securitylake.flush(${lit(name)}, '120 s')`);
+  assert.deepEqual(inFlight(name), { queued: [], batches: [] }, 'delivered and committed');
+  const objects = await assertExactlyOnce(name, events.map((e) => e.metadata.uid));
+  assert.equal(objects.length, 1, 'one object');
+  const open = (await admin(gate, 'multipart')).filter((u) => u.path.startsWith(`/${BUCKET}/ext/${name}/`) && u.state === 'open');
+  assert.deepEqual(open, [], 'no multipart upload left open');
+  return objects[0];
+}
+
+// Random text does not compress: n events of ~3 KiB of Parquet each (7000: ~21 MiB, over the
+// 16 MiB part size).
+function bigEvents(n, seed) {
+  return authEvents(n, { days: 1, seed }).map((e) => ({ ...e, message: randomBytes(3072).toString('base64') }));
+}
+
 // Hold the first upload request of `kind` under ext/<name>/, kill -9 the worker while it
 // hangs, and follow the re-drive to the end.
 async function crashDuringUpload(name, events, kind) {
@@ -124,13 +142,7 @@ async function crashDuringUpload(name, events, kind) {
     await releaseStall(gate);
     drain.kill();
   }
-  psql(`SELECT count(*) FROM securitylake.flush(${lit(name)}, '120 s')`);
-  assert.deepEqual(inFlight(name), { queued: [], batches: [] }, 'delivered and committed');
-  const objects = await assertExactlyOnce(name, events.map((e) => e.metadata.uid));
-  assert.equal(objects.length, 1, 'one object');
-  const open = (await admin(gate, 'multipart')).filter((u) => u.path.startsWith(prefix) && u.state === 'open');
-  assert.deepEqual(open, [], 'no multipart upload left open');
-  return objects[0];
+  return deliveredOnce(name, events);
 }
 
 before(async () => {
@@ -153,8 +165,7 @@ test('kill -9 of the worker while its PutObject hangs: rows stay queued, the re-
 });
 
 test('kill -9 of the worker while a multipart part hangs: UploadId recorded, old upload aborted, exactly once', { skip: skipNoPg, timeout: 240000 }, async () => {
-  // Random text does not compress: ~21 MiB of Parquet, over the 16 MiB multipart threshold.
-  const events = authEvents(7000, { days: 1, seed: 62 }).map((e) => ({ ...e, message: randomBytes(3072).toString('base64') }));
+  const events = bigEvents(7000, 62);
   const obj = await crashDuringUpload('stallpart', events, 'part');
   const completed = (await admin(gate, 'multipart')).filter((u) => decodeURIComponent(u.path) === `/${BUCKET}/${obj.key}` && u.state === 'completed');
   assert.equal(completed.length, 1, 'the object went multipart');
@@ -198,7 +209,7 @@ test('a part held by S3: the worker encodes the rest of the object meanwhile; SI
   // then waits for part 1 before it sends the last part ("uploading a batch").
   const name = 'overlap';
   const prefix = `/${BUCKET}/ext/${name}/`;
-  const events = authEvents(7000, { days: 1, seed: 63 }).map((e) => ({ ...e, message: randomBytes(3072).toString('base64') }));
+  const events = bigEvents(7000, 63);
   createSource(name);
   copyEvents(events, { source: name });
   const logStart = serverLog().length;
@@ -230,19 +241,14 @@ test('a part held by S3: the worker encodes the rest of the object meanwhile; SI
   }
   console.log(`upload-stall: part 1 held: the worker wrote the rest of the object meanwhile (${cpuWhileHeld?.toFixed(2)} s of CPU after the hold was seen), then exited ${exitMs} ms after SIGTERM`);
   assert.doesNotMatch(serverLog().slice(logStart), /terminated by signal|was terminated by|server process .* exited with exit code [^01]/, 'the worker exited cleanly: no crash, no restart of the server');
-  psql(`SELECT count(*) FROM securitylake.flush(${lit(name)}, '120 s')`);
-  assert.deepEqual(inFlight(name), { queued: [], batches: [] }, 'delivered and committed');
-  const objects = await assertExactlyOnce(name, events.map((e) => e.metadata.uid));
-  assert.equal(objects.length, 1, 'one object');
-  const open = (await admin(gate, 'multipart')).filter((u) => u.path.startsWith(prefix) && u.state === 'open');
-  assert.deepEqual(open, [], 'no multipart upload left open');
+  await deliveredOnce(name, events);
 });
 
 test('no thread can be started for a part (test fault nothread:part): the worker sends its parts itself, exactly once', { skip: skipNoPg, timeout: 240000 }, async () => {
   const name = 'nothread';
   const prefix = `/${BUCKET}/ext/${name}/`;
-  const events = authEvents(7000, { days: 1, seed: 64 }).map((e) => ({ ...e, message: randomBytes(3072).toString('base64') }));
-  psql(`ALTER SYSTEM SET securitylake.test_fault = 'nothread:part'; SELECT pg_reload_conf();`);
+  const events = bigEvents(7000, 64);
+  setSettings({ 'securitylake.test_fault': 'nothread:part' });
   try {
     await sleep(1500);   // the worker reads the setting at its next wake-up
     createSource(name);
@@ -250,11 +256,9 @@ test('no thread can be started for a part (test fault nothread:part): the worker
     psql(`SELECT count(*) FROM securitylake.flush(${lit(name)}, '120 s')`);
     assert.equal(one(`SELECT last_error FROM securitylake.status WHERE source = ${lit(name)}`), null, 'no attempt failed');
   } finally {
-    psql(`ALTER SYSTEM RESET securitylake.test_fault; SELECT pg_reload_conf();`);
+    resetSettings(['securitylake.test_fault']);
   }
-  assert.deepEqual(inFlight(name), { queued: [], batches: [] }, 'delivered and committed');
-  const objects = await assertExactlyOnce(name, events.map((e) => e.metadata.uid));
-  assert.equal(objects.length, 1, 'one object');
+  await deliveredOnce(name, events);
   const uploads = (await admin(gate, 'multipart')).filter((u) => u.path.startsWith(prefix));
   assert.deepEqual(uploads.map((u) => u.state), ['completed'], 'one multipart upload, completed the first time');
 });
@@ -264,7 +268,7 @@ test('an ERROR in the worker while part 1 is held (a cancel during a page read):
   // each page read slowed by the test fault, during which the cancel raises an ERROR.
   const name = 'cancelled';
   const prefix = `/${BUCKET}/ext/${name}/`;
-  const events = authEvents(12000, { days: 1, seed: 65 }).map((e) => ({ ...e, message: randomBytes(3072).toString('base64') }));
+  const events = bigEvents(12000, 65);
   const logStart = serverLog().length;
   setSettings({ 'securitylake.test_fault': 'sleep:page-read:1500' });
   await sleep(1500);   // the worker reads the setting at its next wake-up
@@ -290,12 +294,10 @@ test('an ERROR in the worker while part 1 is held (a cancel during a page read):
     drain.kill();
   }
   console.log(`upload-stall: a cancel while part 1 was held: the part was ended ${droppedMs} ms later`);
-  psql(`SELECT count(*) FROM securitylake.flush(${lit(name)}, '120 s')`);
+  await deliveredOnce(name, events);
   assert.doesNotMatch(serverLog().slice(logStart), /terminated by signal|was terminated by|server process .* exited with exit code [^01]|in flight/, 'no crash, no S3 call while a part was in flight');
   const ledger = (await admin(gate, 'multipart')).filter((u) => u.path.startsWith(prefix));
   assert.equal(ledger.find((u) => u.uploadId === first.uploadId)?.state, 'aborted', 'the cancelled attempt\'s upload was aborted');
   assert.deepEqual(ledger.filter((u) => u.state !== 'aborted').map((u) => u.state), ['completed'], 'one upload completed');
-  assert.deepEqual(inFlight(name), { queued: [], batches: [] }, 'delivered and committed');
-  assert.equal((await assertExactlyOnce(name, events.map((e) => e.metadata.uid))).length, 1, 'one object');
 });
 
